@@ -1,0 +1,85 @@
+// IpAddress and IpPrefix: IPv4 or IPv6 addresses as plain values (network byte order inside),
+// cheap to copy, compare and hash, for SAs, selectors and endpoints.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "base/bytes.hpp"
+#include "base/result.hpp"
+
+namespace uipsec {
+
+enum class IpFamily : std::uint8_t { kV4 = 4, kV6 = 6 };
+
+class IpAddress {
+ public:
+  // The IPv4 address 0.0.0.0.
+  constexpr IpAddress() = default;
+
+  static IpAddress v4(std::uint32_t host_order);
+  // Precondition: `bytes` holds 4 bytes (IPv4) or 16 bytes (IPv6) in network order.
+  static IpAddress from_bytes(IpFamily family, const std::uint8_t* bytes);
+  // Parses "198.18.0.1" or "2001:db8::1".
+  static Result<IpAddress> parse(std::string_view text);
+
+  IpFamily family() const { return family_; }
+  bool is_v4() const { return family_ == IpFamily::kV4; }
+  bool is_v6() const { return family_ == IpFamily::kV6; }
+  // 4 or 16.
+  std::size_t size() const { return is_v4() ? 4 : 16; }
+  // Network-order bytes; size() of them are meaningful, the rest are zero.
+  const std::uint8_t* data() const { return bytes_.data(); }
+  ByteSpan bytes() const { return ByteSpan(bytes_.data(), size()); }
+  // Precondition: is_v4().
+  std::uint32_t v4_host_order() const { return load_be32(bytes_.data()); }
+  bool is_unspecified() const;
+
+  std::string to_string() const;
+
+  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+
+ private:
+  IpFamily family_ = IpFamily::kV4;
+  std::array<std::uint8_t, 16> bytes_{};
+};
+
+// An address with a prefix length: "198.18.0.0/15", "2001:db8::/32".
+class IpPrefix {
+ public:
+  IpPrefix() = default;
+  // Host bits of `address` beyond `length` are cleared. Precondition: length <= 32 or 128.
+  IpPrefix(IpAddress address, std::uint8_t length);
+  // A whole-family wildcard: 0.0.0.0/0 or ::/0.
+  static IpPrefix any(IpFamily family);
+  // A single host: /32 or /128.
+  static IpPrefix host(const IpAddress& address);
+  // "198.18.0.0/15"; a bare address means a single host.
+  static Result<IpPrefix> parse(std::string_view text);
+
+  const IpAddress& address() const { return address_; }
+  std::uint8_t length() const { return length_; }
+  IpFamily family() const { return address_.family(); }
+  bool contains(const IpAddress& a) const;
+  // True when every address in `other` is in this prefix.
+  bool contains(const IpPrefix& other) const;
+  std::string to_string() const;
+
+  friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
+
+ private:
+  IpAddress address_;
+  std::uint8_t length_ = 0;
+};
+
+}  // namespace uipsec
+
+template <>
+struct std::hash<uipsec::IpAddress> {
+  std::size_t operator()(const uipsec::IpAddress& a) const noexcept;
+};
