@@ -15,7 +15,9 @@ class Timestamp {
   static constexpr Timestamp from_seconds(std::int64_t s) { return Timestamp(s * 1'000'000'000); }
   constexpr std::int64_t nanoseconds() const { return ns_; }
   constexpr std::int64_t seconds() const { return ns_ / 1'000'000'000; }
-  constexpr Timestamp plus_seconds(std::int64_t s) const { return Timestamp(ns_ + s * 1'000'000'000); }
+  constexpr Timestamp plus_seconds(std::int64_t s) const {
+    return Timestamp(ns_ + s * 1'000'000'000);
+  }
   friend constexpr auto operator<=>(Timestamp, Timestamp) = default;
 
  private:

@@ -19,9 +19,7 @@ void QsbrReader::quiescent() {
   slot.seen.store(domain_.epoch_.load(std::memory_order_acquire), std::memory_order_release);
 }
 
-void QsbrReader::offline() {
-  domain_.slots_[slot_].seen.store(0, std::memory_order_release);
-}
+void QsbrReader::offline() { domain_.slots_[slot_].seen.store(0, std::memory_order_release); }
 
 void QsbrReader::online() {
   auto& slot = domain_.slots_[slot_];

@@ -27,7 +27,7 @@ class Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool ok() const { return state_.index() == 0; }
@@ -54,6 +54,7 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
 
  private:
   std::variant<T, Error> state_;
@@ -81,8 +82,8 @@ class [[nodiscard]] Result<void> {
 
 // Propagates an error from an expression returning Result<...>; use inside functions that
 // return a Result.
-#define UIPSEC_TRY(expr)                           \
-  do {                                             \
+#define UIPSEC_TRY(expr)                                            \
+  do {                                                              \
     if (auto uipsec_try_result_ = (expr); !uipsec_try_result_.ok()) \
-      return uipsec_try_result_.error();           \
+      return uipsec_try_result_.error();                            \
   } while (false)

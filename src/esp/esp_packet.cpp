@@ -1,1 +1,109 @@
-// stub: being written
+#include "esp/esp_packet.hpp"
+
+#include <cstring>
+
+#include "esp/sequence_number.hpp"
+#include "wire/esp_header.hpp"
+#include "wire/ip_protocol.hpp"
+
+namespace uipsec {
+
+std::size_t esp_overhead_front(const EspTransform& t) { return kEspHeaderSize + t.iv_size(); }
+std::size_t esp_overhead_back(const EspTransform& t) { return 255 + 2 + t.icv_size(); }
+
+Verdict esp_seal(EspTransform& t, Spi spi, std::uint64_t seq, bool esn, std::uint8_t next_header,
+                 PacketBuffer& packet, const SealOptions& options) {
+  const std::size_t data_size = packet.size();
+  const std::size_t block = t.block_size();
+  std::size_t pad = (block - (data_size + 2) % block) % block;
+  if (options.pad_length) {
+    pad = *options.pad_length;
+    if ((data_size + pad + 2) % block != 0) return Verdict::drop(DropReason::kNoRoom);
+  }
+  const std::size_t front = kEspHeaderSize + t.iv_size();
+  if (packet.headroom() < front || packet.tailroom() < pad + 2 + t.icv_size()) {
+    return Verdict::drop(DropReason::kNoRoom);
+  }
+
+  std::uint8_t* trailer = packet.push_back(pad + 2);
+  for (std::size_t i = 0; i < pad; ++i) trailer[i] = static_cast<std::uint8_t>(i + 1);
+  trailer[pad] = static_cast<std::uint8_t>(pad);
+  trailer[pad + 1] = next_header;
+  const std::size_t payload_size = packet.size();
+
+  std::uint8_t* header = packet.push_front(front);
+  write_esp_header(header, spi, static_cast<std::uint32_t>(seq));
+  const EspLayout layout{header, MutableByteSpan(header + kEspHeaderSize, t.iv_size()),
+                         MutableByteSpan(header + front, payload_size),
+                         MutableByteSpan(packet.push_back(t.icv_size()), t.icv_size())};
+  if (!t.make_iv(seq, layout.iv) || !t.seal(layout, static_cast<std::uint32_t>(seq >> 32), esn)) {
+    return Verdict::drop(DropReason::kCryptoFailure);
+  }
+  return Verdict::send_to_peer();
+}
+
+OpenResult esp_open(EspTransform& t, ReplayWindow& window, bool esn, PacketBuffer& packet) {
+  OpenResult result;
+  const std::size_t front = kEspHeaderSize + t.iv_size();
+  const std::size_t icv_size = t.icv_size();
+  // The smallest payload is pad length and next header; CBC needs whole blocks.
+  if (packet.size() < front + 2 + icv_size) {
+    result.verdict = Verdict::drop(DropReason::kTruncated);
+    return result;
+  }
+  const std::size_t payload_size = packet.size() - front - icv_size;
+  if (payload_size % t.block_size() != 0 && t.block_size() > 4) {
+    result.verdict = Verdict::drop(DropReason::kTruncated);
+    return result;
+  }
+
+  std::uint8_t* header = packet.data();
+  const std::uint32_t seq_low = load_be32(header + 4);
+  const std::uint64_t seq = esn ? infer_esn(seq_low, window.top(), window.size()) : seq_low;
+  result.sequence = seq;
+  switch (window.check(seq)) {
+    case ReplayWindow::Check::kOk:
+      break;
+    case ReplayWindow::Check::kDuplicate:
+      result.verdict = Verdict::drop(DropReason::kReplayDuplicate);
+      return result;
+    case ReplayWindow::Check::kTooOld:
+      result.verdict = Verdict::drop(DropReason::kReplayTooOld);
+      return result;
+  }
+
+  const EspLayout layout{header, MutableByteSpan(header + kEspHeaderSize, t.iv_size()),
+                         MutableByteSpan(header + front, payload_size),
+                         MutableByteSpan(header + front + payload_size, icv_size)};
+  if (!t.open(layout, static_cast<std::uint32_t>(seq >> 32), esn)) {
+    result.verdict = Verdict::drop(DropReason::kAuthenticationFailed);
+    return result;
+  }
+  window.accept(seq);
+
+  const std::uint8_t* payload = layout.payload.data();
+  const std::uint8_t next_header = payload[payload_size - 1];
+  const std::uint8_t pad = payload[payload_size - 2];
+  if (std::size_t{pad} + 2 > payload_size) {
+    result.verdict = Verdict::drop(DropReason::kBadTrailer);
+    return result;
+  }
+  const std::uint8_t* padding = payload + payload_size - 2 - pad;
+  for (std::size_t i = 0; i < pad; ++i) {
+    if (padding[i] != i + 1) {
+      result.verdict = Verdict::drop(DropReason::kBadPadding);
+      return result;
+    }
+  }
+  if (next_header == ip_protocol::kNoNextHeader) {
+    result.verdict = Verdict::drop(DropReason::kDummyPacket);
+    return result;
+  }
+  packet.pull_front(front);
+  packet.trim_back(icv_size + 2 + pad);
+  result.next_header = next_header;
+  result.verdict = Verdict::deliver_to_tun();
+  return result;
+}
+
+}  // namespace uipsec

@@ -24,13 +24,15 @@ inline constexpr std::size_t kPacketTailroom = 384;
 // super-packet (TSO/GRO) read from or written to a TUN device.
 inline constexpr std::size_t kMaxPacketSize = 65536;
 // Capacity of a buffer that can hold any packet with full headroom and tailroom.
-inline constexpr std::size_t kLargeBufferCapacity = kPacketHeadroom + kMaxPacketSize + kPacketTailroom;
+inline constexpr std::size_t kLargeBufferCapacity =
+    kPacketHeadroom + kMaxPacketSize + kPacketTailroom;
 
 class PacketBuffer {
  public:
   PacketBuffer() = default;
   // `storage` must outlive the buffer. The packet starts empty after `headroom` bytes.
-  PacketBuffer(std::uint8_t* storage, std::uint32_t capacity, std::uint32_t headroom = kPacketHeadroom)
+  PacketBuffer(std::uint8_t* storage, std::uint32_t capacity,
+               std::uint32_t headroom = kPacketHeadroom)
       : storage_(storage), capacity_(capacity) {
     reset(headroom);
   }

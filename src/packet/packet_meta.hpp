@@ -10,8 +10,8 @@ namespace uipsec {
 
 // How ESP travels between the peers.
 enum class Encapsulation : std::uint8_t {
-  kNone,       // raw ESP, IP protocol 50
-  kEspInUdp,   // RFC 3948, usually port 4500
+  kNone,      // raw ESP, IP protocol 50
+  kEspInUdp,  // RFC 3948, usually port 4500
 };
 
 struct Endpoint {

@@ -9,12 +9,12 @@
 namespace uipsec {
 
 enum class Disposition : std::uint8_t {
-  kDrop,         // release the buffer; `reason` says why
-  kSendToPeer,   // outbound: the buffer holds an ESP packet for meta.remote
-  kDeliverToTun, // inbound: the buffer holds a decrypted IP packet for the TUN device
-  kPassToIke,    // inbound: an IKE message (non-ESP marker removed) for the IKE daemon
-  kBypass,       // outbound: a BYPASS policy matched; send in the clear (not via the TUN device)
-  kHold,         // outbound: kept while an acquire is pending (bounded; see the SA database)
+  kDrop,          // release the buffer; `reason` says why
+  kSendToPeer,    // outbound: the buffer holds an ESP packet for meta.remote
+  kDeliverToTun,  // inbound: the buffer holds a decrypted IP packet for the TUN device
+  kPassToIke,     // inbound: an IKE message (non-ESP marker removed) for the IKE daemon
+  kBypass,        // outbound: a BYPASS policy matched; send in the clear (not via the TUN device)
+  kHold,          // outbound: kept while an acquire is pending (bounded; see the SA database)
 };
 
 struct Verdict {

@@ -1,0 +1,82 @@
+#include "esp/esp_encapsulation.hpp"
+
+#include "wire/ip_packet.hpp"
+#include "wire/ip_protocol.hpp"
+#include "wire/ipv4_header.hpp"
+#include "wire/ipv6_header.hpp"
+
+namespace uipsec {
+
+Verdict encapsulate_tunnel(EspTransform& transform, Spi spi, std::uint64_t seq, bool esn,
+                           PacketBuffer& packet, const SealOptions& options) {
+  if (packet.empty()) return Verdict::drop(DropReason::kNotIp);
+  const std::uint8_t version = packet.data()[0] >> 4;
+  if (version != 4 && version != 6) return Verdict::drop(DropReason::kNotIp);
+  const std::uint8_t next_header = version == 4 ? ip_protocol::kIpv4 : ip_protocol::kIpv6;
+  return esp_seal(transform, spi, seq, esn, next_header, packet, options);
+}
+
+Verdict encapsulate_transport(EspTransform& transform, Spi spi, std::uint64_t seq, bool esn,
+                              PacketBuffer& packet, const SealOptions& options) {
+  const auto info = parse_ip_packet(packet.span());
+  if (!info) return Verdict::drop(DropReason::kNotIp);
+  // A fragment cannot be protected on its own in transport mode: the receiver could not rebuild
+  // its header. The kernel hands the TUN device whole packets unless something upstream split them.
+  if (info->is_fragment) return Verdict::drop(DropReason::kTransportFragment);
+  packet.truncate(info->total_length);
+  packet.pull_front(info->header_length);
+  return esp_seal(transform, spi, seq, esn, info->protocol, packet, options);
+}
+
+Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet) {
+  if (next_header != ip_protocol::kIpv4 && next_header != ip_protocol::kIpv6) {
+    return Verdict::drop(DropReason::kBadNextHeader);
+  }
+  const auto info = parse_ip_packet(packet.span());
+  if (!info) return Verdict::drop(DropReason::kBadInnerPacket);
+  const IpFamily expected = next_header == ip_protocol::kIpv4 ? IpFamily::kV4 : IpFamily::kV6;
+  if (info->family != expected) return Verdict::drop(DropReason::kBadInnerPacket);
+  if (expected == IpFamily::kV4 && !ipv4_header_checksum_valid(packet.span())) {
+    return Verdict::drop(DropReason::kBadInnerPacket);
+  }
+  packet.truncate(info->total_length);
+  return Verdict::deliver_to_tun();
+}
+
+Verdict decapsulate_transport(std::uint8_t next_header, const OuterHeader& outer,
+                              PacketBuffer& packet) {
+  if (next_header == ip_protocol::kIpv4 || next_header == ip_protocol::kIpv6) {
+    // An IP-in-IP payload on a transport-mode SA is somebody else's tunnel, not ours to unwrap.
+    return Verdict::drop(DropReason::kBadNextHeader);
+  }
+  const std::size_t payload = packet.size();
+  if (outer.source.is_v4()) {
+    if (payload + kIpv4HeaderSize > 0xffff) return Verdict::drop(DropReason::kBadInnerPacket);
+    std::uint8_t* header = packet.push_front(kIpv4HeaderSize);
+    if (header == nullptr) return Verdict::drop(DropReason::kNoRoom);
+    Ipv4HeaderFields fields;
+    fields.tos = outer.tos;
+    fields.total_length = static_cast<std::uint16_t>(payload + kIpv4HeaderSize);
+    fields.dont_fragment = true;
+    fields.ttl = outer.ttl;
+    fields.protocol = next_header;
+    fields.src = outer.source;
+    fields.dst = outer.destination;
+    write_ipv4_header(header, fields);
+  } else {
+    if (payload > 0xffff) return Verdict::drop(DropReason::kBadInnerPacket);
+    std::uint8_t* header = packet.push_front(kIpv6HeaderSize);
+    if (header == nullptr) return Verdict::drop(DropReason::kNoRoom);
+    Ipv6Header fields;
+    fields.traffic_class = outer.tos;
+    fields.payload_length = static_cast<std::uint16_t>(payload);
+    fields.next_header = next_header;
+    fields.hop_limit = outer.ttl;
+    fields.src = outer.source;
+    fields.dst = outer.destination;
+    write_ipv6_header(header, fields);
+  }
+  return Verdict::deliver_to_tun();
+}
+
+}  // namespace uipsec
