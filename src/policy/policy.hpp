@@ -1,0 +1,92 @@
+// Policy: one entry of the security policy database (RFC 4301 §4.4.1) — a selector, a direction,
+// an action (PROTECT with a template naming the SA, BYPASS, DISCARD) and a priority — as
+// `ip xfrm policy` and strongSwan's add_policy express it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "base/clock.hpp"
+#include "base/counter.hpp"
+#include "base/ip_address.hpp"
+#include "base/result.hpp"
+#include "base/strong_int.hpp"
+#include "policy/traffic_selector.hpp"
+
+namespace uipsec {
+
+enum class PolicyDirection : std::uint8_t { kOut = 0, kIn = 1, kFwd = 2 };
+inline constexpr std::size_t kPolicyDirectionCount = 3;
+
+// `ip xfrm policy ... action allow` with a template is PROTECT, without one BYPASS;
+// `action block` is DISCARD.
+enum class PolicyAction : std::uint8_t { kProtect, kBypass, kDiscard };
+
+enum class TemplateMode : std::uint8_t { kTunnel, kTransport };
+
+// Which SA protects the traffic: the SA with this reqid and (tunnel mode) these outer addresses;
+// in transport mode the packet's own addresses.
+struct PolicyTemplate {
+  Reqid reqid;
+  TemplateMode mode = TemplateMode::kTunnel;
+  IpAddress source;       // tunnel mode only
+  IpAddress destination;  // tunnel mode only
+  friend bool operator==(const PolicyTemplate&, const PolicyTemplate&) = default;
+};
+
+// Identifies a policy as Linux does: selector and direction.
+struct PolicyId {
+  TrafficSelector selector;
+  PolicyDirection direction = PolicyDirection::kOut;
+  friend bool operator==(const PolicyId&, const PolicyId&) = default;
+  std::string to_string() const;
+};
+
+struct PolicyConfig {
+  TrafficSelector selector;
+  PolicyDirection direction = PolicyDirection::kOut;
+  PolicyAction action = PolicyAction::kProtect;
+  // Lower values win, as on Linux; among equal priorities the older policy wins.
+  std::uint32_t priority = 0;
+  std::optional<PolicyTemplate> tmpl;  // required for kProtect, refused otherwise
+
+  PolicyId id() const { return PolicyId{selector, direction}; }
+  // Selector valid; PROTECT has a template (tunnel-mode templates with addresses of one family);
+  // BYPASS and DISCARD have none.
+  Result<void> validate() const;
+};
+
+struct PolicyCounters {
+  SharedCounter packets;
+  SharedCounter bytes;
+  std::atomic<std::int64_t> last_use_ns{0};
+  // Acquire rate limiting: when the last acquire event for this policy was raised.
+  std::atomic<std::int64_t> last_acquire_ns{0};
+};
+
+// An installed policy. The configuration never changes (an update installs a new object);
+// counters are updated by any packet-path thread.
+class Policy {
+ public:
+  Policy(PolicyConfig config, PolicyIndex index, Timestamp added_at)
+      : config_(std::move(config)), index_(index), added_at_(added_at) {}
+
+  const PolicyConfig& config() const { return config_; }
+  PolicyIndex index() const { return index_; }
+  Timestamp added_at() const { return added_at_; }
+  PolicyCounters& counters() { return counters_; }
+  const PolicyCounters& counters() const { return counters_; }
+
+ private:
+  const PolicyConfig config_;
+  const PolicyIndex index_;
+  const Timestamp added_at_;
+  PolicyCounters counters_;
+};
+
+std::string_view to_string(PolicyDirection direction);
+std::string_view to_string(PolicyAction action);
+
+}  // namespace uipsec

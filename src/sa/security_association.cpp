@@ -1,0 +1,86 @@
+#include "sa/security_association.hpp"
+
+namespace uipsec {
+
+SecurityAssociation::SecurityAssociation(SaConfig config, Timestamp now)
+    : config_(std::move(config)),
+      added_at_(now),
+      endpoints_(new SaEndpoints(config_.endpoints)),
+      outbound_sequence_(config_.outbound_sequence, config_.flags.esn),
+      replay_window_(config_.replay_window, config_.inbound_sequence) {}
+
+SecurityAssociation::~SecurityAssociation() { delete endpoints_.load(std::memory_order_relaxed); }
+
+Result<std::unique_ptr<SecurityAssociation>> SecurityAssociation::create(SaConfig config,
+                                                                         std::size_t workers,
+                                                                         Timestamp now) {
+  UIPSEC_TRY(config.validate());
+  auto first = EspTransform::create(config.algorithms);
+  if (!first) return first.error().with_context("SA " + config.id().to_string());
+  std::unique_ptr<SecurityAssociation> sa(new SecurityAssociation(std::move(config), now));
+  sa->transforms_.reserve(workers == 0 ? 1 : workers);
+  sa->transforms_.push_back(std::move(*first));
+  for (std::size_t w = 1; w < workers; ++w) {
+    auto copy = sa->transforms_.front().clone();
+    if (!copy) return copy.error();
+    sa->transforms_.push_back(std::move(*copy));
+  }
+  return sa;
+}
+
+std::unique_ptr<const SaEndpoints> SecurityAssociation::exchange_endpoints(
+    std::unique_ptr<const SaEndpoints> next) {
+  return std::unique_ptr<const SaEndpoints>(
+      endpoints_.exchange(next.release(), std::memory_order_acq_rel));
+}
+
+LifetimeEvent SecurityAssociation::raise(bool soft_crossed, bool hard_crossed) {
+  if (hard_crossed && !hard_expired_.exchange(true, std::memory_order_relaxed)) {
+    soft_fired_.store(true, std::memory_order_relaxed);  // a hard expire implies the soft one
+    return LifetimeEvent::kHard;
+  }
+  if (soft_crossed && !soft_fired_.exchange(true, std::memory_order_relaxed)) {
+    return LifetimeEvent::kSoft;
+  }
+  return LifetimeEvent::kNone;
+}
+
+LifetimeEvent SecurityAssociation::account(std::size_t bytes, Timestamp now) {
+  counters_.bytes.add(bytes);
+  counters_.packets.add();
+  const std::int64_t ns = now.nanoseconds();
+  if (counters_.first_use_ns.load(std::memory_order_relaxed) == 0) {
+    std::int64_t expected = 0;
+    counters_.first_use_ns.compare_exchange_strong(expected, ns, std::memory_order_relaxed);
+  }
+  counters_.last_use_ns.store(ns, std::memory_order_relaxed);
+
+  const auto& life = config_.lifetimes;
+  if (life.soft.bytes == 0 && life.soft.packets == 0 && life.hard.bytes == 0 &&
+      life.hard.packets == 0) {
+    return LifetimeEvent::kNone;
+  }
+  const std::uint64_t total_bytes = counters_.bytes.get();
+  const std::uint64_t total_packets = counters_.packets.get();
+  auto crossed = [&](const LifetimeLimits& l) {
+    return (l.bytes != 0 && total_bytes >= l.bytes) ||
+           (l.packets != 0 && total_packets >= l.packets);
+  };
+  return raise(crossed(life.soft), crossed(life.hard));
+}
+
+LifetimeEvent SecurityAssociation::check_time(Timestamp now) {
+  const std::int64_t since_add = (now.nanoseconds() - added_at_.nanoseconds()) / 1'000'000'000;
+  const std::int64_t first_use = counters_.first_use_ns.load(std::memory_order_relaxed);
+  const std::int64_t since_use =
+      first_use == 0 ? -1 : (now.nanoseconds() - first_use) / 1'000'000'000;
+  auto crossed = [&](const LifetimeLimits& l) {
+    return (l.add_seconds != 0 && since_add >= static_cast<std::int64_t>(l.add_seconds)) ||
+           (l.use_seconds != 0 && since_use >= static_cast<std::int64_t>(l.use_seconds));
+  };
+  return raise(crossed(config_.lifetimes.soft), crossed(config_.lifetimes.hard));
+}
+
+LifetimeEvent SecurityAssociation::expire_hard() { return raise(false, true); }
+
+}  // namespace uipsec
