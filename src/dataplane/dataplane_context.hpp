@@ -1,0 +1,44 @@
+// The state the packet path shares between workers, and each worker's own counters.
+//
+// Dataplane: the SA and policy databases (read without locks), the event queue to the control
+// thread, and settings the control thread may change while workers run (atomics). Built by the
+// composition root (the daemon, or a test) and outliving every worker.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "base/bounded_queue.hpp"
+#include "dataplane/drop_counters.hpp"
+#include "policy/policy_database.hpp"
+#include "sa/ipsec_event.hpp"
+#include "sa/sa_database.hpp"
+
+namespace uipsec {
+
+using EventQueue = BoundedQueue<IpsecEvent>;
+
+struct Dataplane {
+  const SaDatabase& sad;
+  const PolicyDatabase& spd;
+  EventQueue& events;
+  // At most one acquire per policy per interval (strongSwan's libipsec: one per second).
+  std::int64_t acquire_interval_ns = 1'000'000'000;
+  // At most one mapping event per SA per interval.
+  std::int64_t mapping_interval_ns = 1'000'000'000;
+  // Whether an IKE daemon takes non-ESP-marker datagrams (otherwise they are counted, dropped).
+  std::atomic<bool> ike_handler_registered{false};
+};
+
+// One worker's counters: written by that worker only, read by the control thread.
+struct WorkerCounters {
+  DropCounters drops;
+  OwnedCounter events_lost;  // the event queue was full
+  OwnedCounter sealed;       // ESP packets produced
+  OwnedCounter opened;       // ESP packets authenticated and decrypted
+  OwnedCounter bypassed;     // outbound packets a BYPASS policy let through
+  OwnedCounter ike;          // non-ESP-marker datagrams (IKE)
+};
+
+}  // namespace uipsec

@@ -1,0 +1,345 @@
+// The packet path end to end: host A's OutboundPath seals, host B's InboundPath opens, with
+// independent databases on each side — and every way a packet can be refused on the way.
+#include <gtest/gtest.h>
+
+#include "dataplane/dataplane_test_support.hpp"
+
+namespace uipsec {
+namespace {
+
+using test::addr;
+using test::Host;
+using test::protect;
+using test::udp_packet;
+
+// What the network does between the hosts: the receiver sees the sender's endpoints swapped.
+void deliver(PacketBuffer& p) { std::swap(p.meta.local, p.meta.remote); }
+
+class TunnelTest : public ::testing::Test {
+ protected:
+  // A: 198.18.0.1 protecting 198.18.10.0/24 -> 198.18.20.0/24; B: 198.18.0.2, the other end.
+  void SetUp() override {
+    ASSERT_TRUE(
+        a_.spd.add(protect("198.18.10.0/24", "198.18.20.0/24", "198.18.0.1", "198.18.0.2"), now_)
+            .ok());
+    ASSERT_TRUE(
+        b_.spd.add(protect("198.18.20.0/24", "198.18.10.0/24", "198.18.0.2", "198.18.0.1"), now_)
+            .ok());
+  }
+
+  // Installs the SA A -> B on both hosts.
+  void add_sa(SaConfig config) {
+    ASSERT_TRUE(a_.sad.add(config, now_).ok());
+    ASSERT_TRUE(b_.sad.add(config, now_).ok());
+  }
+
+  PacketBuffer* packet(const std::vector<std::uint8_t>& bytes) {
+    PacketBuffer* p = pool_.acquire();
+    EXPECT_NE(p, nullptr);
+    EXPECT_TRUE(p->assign(bytes));
+    return p;
+  }
+
+  // Sends `bytes` from A; returns B's verdict and leaves the delivered bytes in `*out`.
+  Verdict through(const std::vector<std::uint8_t>& bytes,
+                  std::vector<std::uint8_t>* out = nullptr) {
+    std::vector<PacketBuffer*> batch{packet(bytes)};
+    const Verdict sent = a_.send(batch, now_)[0];
+    if (sent != Verdict::send_to_peer()) return sent;
+    deliver(*batch[0]);
+    const Verdict received = b_.receive(batch, now_)[0];
+    if (out != nullptr) *out = {batch[0]->data(), batch[0]->data() + batch[0]->size()};
+    pool_.release(batch[0]);
+    return received;
+  }
+
+  Timestamp now_ = Timestamp::from_seconds(100);
+  Host a_{"198.18.0.1"};
+  Host b_{"198.18.0.2"};
+  PacketPool pool_{8};
+};
+
+TEST_F(TunnelTest, CarriesABatchOfPacketsFromAToB) {
+  add_sa(test::sa_config("198.18.0.1", "198.18.0.2", 0x1001));
+  std::vector<std::vector<std::uint8_t>> originals;
+  std::vector<PacketBuffer*> batch;
+  for (std::size_t i = 0; i < 8; ++i) {
+    originals.push_back(udp_packet("198.18.10.5", "198.18.20.7", 1000, 2000, 100 * i,
+                                   static_cast<std::uint8_t>(i)));
+    batch.push_back(packet(originals.back()));
+  }
+  for (const Verdict& v : a_.send(batch, now_)) EXPECT_EQ(v, Verdict::send_to_peer());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const PacketMeta& m = batch[i]->meta;
+    EXPECT_EQ(m.encapsulation, Encapsulation::kEspInUdp);
+    EXPECT_EQ(m.remote, (Endpoint{addr("198.18.0.2"), 4500}));
+    EXPECT_EQ(m.local, (Endpoint{addr("198.18.0.1"), 4500}));
+    EXPECT_EQ(load_be32(batch[i]->data()), 0x1001u);
+    EXPECT_EQ(load_be32(batch[i]->data() + 4), i + 1) << "sequence numbers count from 1";
+    deliver(*batch[i]);
+  }
+  const auto verdicts = b_.receive(batch, now_);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(verdicts[i], Verdict::deliver_to_tun()) << to_string(verdicts[i].reason);
+    EXPECT_EQ(std::vector<std::uint8_t>(batch[i]->data(), batch[i]->data() + batch[i]->size()),
+              originals[i]);
+  }
+  const SecurityAssociation* at_b = b_.sad.find_inbound(Spi(0x1001), addr("198.18.0.2"));
+  EXPECT_EQ(at_b->counters().packets.get(), 8u);
+  EXPECT_EQ(a_.counters.sealed.get(), 8u);
+  EXPECT_EQ(b_.counters.opened.get(), 8u);
+  EXPECT_EQ(b_.counters.drops.total(), 0u);
+}
+
+TEST_F(TunnelTest, CarriesIpv6InsideIpv4AndIpv4InsideIpv6) {
+  // Inner IPv6 over the IPv4 tunnel.
+  ASSERT_TRUE(
+      a_.spd.add(protect("2001:db8:10::/48", "2001:db8:20::/48", "198.18.0.1", "198.18.0.2"), now_)
+          .ok());
+  add_sa(test::sa_config("198.18.0.1", "198.18.0.2", 0x1001));
+  std::vector<std::uint8_t> out;
+  const auto v6 = udp_packet("2001:db8:10::5", "2001:db8:20::7", 1, 2, 300);
+  EXPECT_EQ(through(v6, &out), Verdict::deliver_to_tun());
+  EXPECT_EQ(out, v6);
+
+  // Inner IPv4 over an IPv6 tunnel, reqid 2.
+  Host c{"2001:db8::1"}, d{"2001:db8::2"};
+  ASSERT_TRUE(
+      c.spd.add(protect("198.18.30.0/24", "198.18.40.0/24", "2001:db8::1", "2001:db8::2", 2), now_)
+          .ok());
+  auto sa6 = test::sa_config("2001:db8::1", "2001:db8::2", 0x2002, 2);
+  ASSERT_TRUE(c.sad.add(sa6, now_).ok());
+  ASSERT_TRUE(d.sad.add(sa6, now_).ok());
+  const auto v4 = udp_packet("198.18.30.1", "198.18.40.1", 5, 6, 50);
+  std::vector<PacketBuffer*> batch{packet(v4)};
+  ASSERT_EQ(c.send(batch, now_)[0], Verdict::send_to_peer());
+  EXPECT_EQ(batch[0]->meta.remote.address, addr("2001:db8::2"));
+  deliver(*batch[0]);
+  ASSERT_EQ(d.receive(batch, now_)[0], Verdict::deliver_to_tun());
+  EXPECT_EQ(std::vector<std::uint8_t>(batch[0]->data(), batch[0]->data() + batch[0]->size()), v4);
+}
+
+TEST_F(TunnelTest, TransportModeRebuildsTheHeaderAtTheReceiver) {
+  auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x3003, 3);
+  sa.mode = IpsecMode::kTransport;
+  add_sa(sa);
+  PolicyConfig p;
+  p.selector.source = IpPrefix::host(addr("198.18.0.1"));
+  p.selector.destination = IpPrefix::host(addr("198.18.0.2"));
+  p.tmpl = PolicyTemplate{Reqid(3), TemplateMode::kTransport, {}, {}};
+  ASSERT_TRUE(a_.spd.add(p, now_).ok());
+  const auto original = udp_packet("198.18.0.1", "198.18.0.2", 7, 9, 64);
+  std::vector<std::uint8_t> out;
+  ASSERT_EQ(through(original, &out), Verdict::deliver_to_tun());
+  // Same addresses, protocol, ports and payload; the rebuilt header has its own TTL/ID/flags.
+  auto in = parse_ip_packet(out);
+  ASSERT_TRUE(in.has_value());
+  EXPECT_EQ(in->src, addr("198.18.0.1"));
+  EXPECT_EQ(in->dst, addr("198.18.0.2"));
+  EXPECT_EQ(in->protocol, ip_protocol::kUdp);
+  EXPECT_EQ(in->dst_port, 9);
+  EXPECT_TRUE(ipv4_header_checksum_valid(out));
+  EXPECT_EQ(std::vector<std::uint8_t>(out.begin() + 20, out.end()),
+            std::vector<std::uint8_t>(original.begin() + 20, original.end()));
+}
+
+TEST_F(TunnelTest, EsnCarriesTrafficAcrossTwoToThe32) {
+  auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x1001);
+  sa.flags.esn = true;
+  sa.outbound_sequence = (std::uint64_t{1} << 32) - 3;
+  sa.inbound_sequence = (std::uint64_t{1} << 32) - 3;
+  add_sa(sa);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 40)),
+              Verdict::deliver_to_tun())
+        << i;
+  }
+  const SecurityAssociation* at_a = a_.sad.get(sa.id());
+  EXPECT_EQ(at_a->outbound_sequence().last(), (std::uint64_t{1} << 32) + 3);
+  EXPECT_EQ(b_.sad.get(sa.id())->counters().highest_inbound_sequence.load(),
+            (std::uint64_t{1} << 32) + 3);
+}
+
+TEST_F(TunnelTest, OutboundSequenceNeverWraps) {
+  auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x1001);
+  sa.outbound_sequence = 0xfffffffe;
+  sa.inbound_sequence = 0xfffffffd;
+  add_sa(sa);
+  EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 40)), Verdict::deliver_to_tun());
+  EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 40)).reason,
+            DropReason::kSequenceExhausted);
+  const auto events = a_.drain_events();
+  ASSERT_EQ(events.size(), 1u);
+  const auto& expire = std::get<ExpireEvent>(events[0]);
+  EXPECT_TRUE(expire.hard);
+  EXPECT_EQ(expire.sa, sa.id());
+  EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 40)).reason,
+            DropReason::kSaExpired);
+}
+
+TEST_F(TunnelTest, PoliciesDecideBeforeAnySa) {
+  add_sa(test::sa_config("198.18.0.1", "198.18.0.2", 0x1001));
+  PolicyConfig discard;
+  discard.selector.source = *IpPrefix::parse("198.18.10.66/32");
+  discard.selector.destination = *IpPrefix::parse("198.18.20.0/24");
+  discard.action = PolicyAction::kDiscard;
+  ASSERT_TRUE(a_.spd.add(discard, now_).ok());
+  PolicyConfig bypass = discard;
+  bypass.selector.source = *IpPrefix::parse("198.18.10.77/32");
+  bypass.action = PolicyAction::kBypass;
+  ASSERT_TRUE(a_.spd.add(bypass, now_).ok());
+
+  EXPECT_EQ(through(udp_packet("198.18.10.66", "198.18.20.1", 1, 2, 10)).reason,
+            DropReason::kPolicyDiscard);
+  EXPECT_EQ(through(udp_packet("198.18.10.77", "198.18.20.1", 1, 2, 10)).disposition,
+            Disposition::kBypass);
+  EXPECT_EQ(through(udp_packet("198.18.99.1", "198.18.20.1", 1, 2, 10)).reason,
+            DropReason::kNoPolicy);
+  EXPECT_EQ(through({0x45, 0, 0}).reason, DropReason::kNotIp);
+  EXPECT_EQ(a_.counters.drops.get(DropReason::kPolicyDiscard), 1u);
+  EXPECT_EQ(a_.counters.bypassed.get(), 1u);
+}
+
+TEST_F(TunnelTest, MissingSaRaisesOneRateLimitedAcquireWithThePacketSelector) {
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(through(udp_packet("198.18.10.5", "198.18.20.7", 1234, 53, 10)).reason,
+              DropReason::kNoSa);
+  }
+  auto events = a_.drain_events();
+  ASSERT_EQ(events.size(), 1u) << "one acquire per policy per second";
+  const auto& acquire = std::get<AcquireEvent>(events[0]);
+  EXPECT_EQ(acquire.reqid, Reqid(1));
+  EXPECT_EQ(acquire.packet.source, IpPrefix::host(addr("198.18.10.5")));
+  EXPECT_EQ(acquire.packet.destination, IpPrefix::host(addr("198.18.20.7")));
+  EXPECT_EQ(acquire.packet.protocol, ip_protocol::kUdp);
+  EXPECT_EQ(acquire.packet.destination_ports, PortRange::single(53));
+  now_ = now_.plus_seconds(1);
+  EXPECT_EQ(through(udp_packet("198.18.10.5", "198.18.20.7", 1234, 53, 10)).reason,
+            DropReason::kNoSa);
+  EXPECT_EQ(a_.drain_events().size(), 1u);
+}
+
+TEST_F(TunnelTest, SoftThenHardPacketLimitRaiseExpireEvents) {
+  auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x1001);
+  sa.lifetimes.soft.packets = 2;
+  sa.lifetimes.hard.packets = 3;
+  add_sa(sa);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 10)),
+              Verdict::deliver_to_tun());
+  }
+  const auto events = a_.drain_events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_FALSE(std::get<ExpireEvent>(events[0]).hard);
+  EXPECT_TRUE(std::get<ExpireEvent>(events[1]).hard);
+  EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 10)).reason,
+            DropReason::kSaExpired);
+}
+
+class InboundTest : public TunnelTest {
+ protected:
+  void SetUp() override {
+    TunnelTest::SetUp();
+    add_sa(test::sa_config("198.18.0.1", "198.18.0.2", 0x1001));
+  }
+  // A sealed packet from A, already turned around for B.
+  PacketBuffer* sealed() {
+    std::vector<PacketBuffer*> batch{packet(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 30))};
+    EXPECT_EQ(a_.send(batch, now_)[0], Verdict::send_to_peer());
+    deliver(*batch[0]);
+    return batch[0];
+  }
+  Verdict receive(PacketBuffer* p) {
+    std::vector<PacketBuffer*> batch{p};
+    return b_.receive(batch, now_)[0];
+  }
+  PacketBuffer* datagram(const std::vector<std::uint8_t>& bytes) {
+    PacketBuffer* p = packet(bytes);
+    p->meta.encapsulation = Encapsulation::kEspInUdp;
+    p->meta.local = Endpoint{addr("198.18.0.2"), 4500};
+    p->meta.remote = Endpoint{addr("198.18.0.1"), 4500};
+    return p;
+  }
+};
+
+TEST_F(InboundTest, KeepalivesAndIkeAreNotEsp) {
+  EXPECT_EQ(receive(datagram({0xff})).reason, DropReason::kNatKeepalive);
+  PacketBuffer* ike = datagram({0, 0, 0, 0, 0x11, 0x22});
+  EXPECT_EQ(receive(ike).reason, DropReason::kIkeNoHandler);
+  b_.dataplane.ike_handler_registered = true;
+  ike = datagram({0, 0, 0, 0, 0x11, 0x22});
+  EXPECT_EQ(receive(ike).disposition, Disposition::kPassToIke);
+  EXPECT_EQ(ike->size(), 2u) << "the non-ESP marker is removed";
+  EXPECT_EQ(b_.counters.ike.get(), 2u);
+  EXPECT_EQ(receive(datagram({0, 0, 1})).reason, DropReason::kTruncated);
+}
+
+TEST_F(InboundTest, UnknownSpiReplayAndForgeryAreCountedDrops) {
+  auto unknown = datagram({0, 0, 0x77, 0x77, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  EXPECT_EQ(receive(unknown).reason, DropReason::kUnknownSpi);
+
+  PacketBuffer* good = sealed();
+  const std::vector<std::uint8_t> copy(good->data(), good->data() + good->size());
+  EXPECT_EQ(receive(good), Verdict::deliver_to_tun());
+  EXPECT_EQ(receive(datagram(copy)).reason, DropReason::kReplayDuplicate);
+
+  PacketBuffer* forged = sealed();
+  forged->data()[forged->size() - 1] ^= 0x01;
+  EXPECT_EQ(receive(forged).reason, DropReason::kAuthenticationFailed);
+  const SecurityAssociation* sa = b_.sad.find_inbound(Spi(0x1001), addr("198.18.0.2"));
+  EXPECT_EQ(sa->counters().replay_drops.get(), 1u);
+  EXPECT_EQ(sa->counters().authentication_failures.get(), 1u);
+  EXPECT_EQ(b_.counters.drops.get(DropReason::kUnknownSpi), 1u);
+
+  // The tunnel still works afterwards.
+  EXPECT_EQ(receive(sealed()), Verdict::deliver_to_tun());
+}
+
+TEST_F(InboundTest, RawEspIsNotMistakenForIke) {
+  PacketBuffer* p = sealed();
+  p->meta.encapsulation = Encapsulation::kNone;
+  EXPECT_EQ(receive(p), Verdict::deliver_to_tun());
+}
+
+TEST_F(InboundTest, NewPeerPortRaisesAMappingEventOnlyForAuthenticPackets) {
+  PacketBuffer* forged = sealed();
+  forged->meta.remote.port = 31000;
+  forged->data()[20] ^= 0x80;
+  EXPECT_EQ(receive(forged).reason, DropReason::kAuthenticationFailed);
+  EXPECT_TRUE(b_.drain_events().empty()) << "a forged packet must not move a mapping";
+
+  PacketBuffer* moved = sealed();
+  moved->meta.remote.port = 31000;
+  EXPECT_EQ(receive(moved), Verdict::deliver_to_tun());
+  const auto events = b_.drain_events();
+  ASSERT_EQ(events.size(), 1u);
+  const auto& mapping = std::get<MappingEvent>(events[0]);
+  EXPECT_EQ(mapping.previous, (Endpoint{addr("198.18.0.1"), 4500}));
+  EXPECT_EQ(mapping.current, (Endpoint{addr("198.18.0.1"), 31000}));
+}
+
+TEST_F(InboundTest, InnerPacketOutsideTheSaSelectorIsDropped) {
+  auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x2002, 2);
+  TrafficSelector ts;
+  ts.source = *IpPrefix::parse("198.18.10.0/28");
+  ts.destination = *IpPrefix::parse("198.18.20.0/24");
+  sa.selector = ts;
+  ASSERT_TRUE(a_.sad.add(sa, now_).ok());
+  ASSERT_TRUE(b_.sad.add(sa, now_).ok());
+  ASSERT_TRUE(
+      a_.spd
+          .update(protect("198.18.10.0/24", "198.18.20.0/24", "198.18.0.1", "198.18.0.2", 2), now_)
+          .ok());
+  EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 10)), Verdict::deliver_to_tun());
+  EXPECT_EQ(through(udp_packet("198.18.10.100", "198.18.20.1", 1, 2, 10)).reason,
+            DropReason::kSelectorMismatch);
+}
+
+TEST_F(InboundTest, DeletedSaStopsTrafficAtOnce) {
+  PacketBuffer* p = sealed();
+  ASSERT_TRUE(b_.sad.remove(SaId{addr("198.18.0.2"), Spi(0x1001)}).ok());
+  EXPECT_EQ(receive(p).reason, DropReason::kUnknownSpi);
+}
+
+}  // namespace
+}  // namespace uipsec

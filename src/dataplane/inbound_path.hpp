@@ -1,0 +1,43 @@
+// InboundPath: datagrams from the peer in (ESP in UDP or raw ESP), decrypted IP packets for the
+// TUN device out — one batch at a time (RFC 4301 §5.2, RFC 3948 §3).
+//
+// Flow, per packet of a batch:
+//   1. ESP in UDP: keepalive (0xff) -> kNatKeepalive; non-ESP marker -> IKE (kPassToIke, or
+//      kIkeNoHandler without an IKE daemon); too short -> kTruncated
+//   2. the SA by (SPI, local address) (SaDatabase::find_inbound)   none -> kUnknownSpi
+//   3. SA past its hard limit -> kSaExpired
+//   4. esp_open: replay check, ICV, decrypt, trailer (esp_packet.hpp) — verdicts from there
+//   5. decapsulate by mode: tunnel checks the inner packet, transport rebuilds the IP header
+//   6. the inner packet must match the SA's selector, when it has one -> kSelectorMismatch
+//   7. count (soft/hard expire events); a UDP-encapsulated packet from a new address or port
+//      raises a mapping event (only now, after it authenticated)
+//
+// Owner: one worker thread, an online QSBR reader. The replay windows of the SAs it opens are
+// its own: the dataplane gives all packets of one inbound SA to one worker.
+#pragma once
+
+#include "base/clock.hpp"
+#include "dataplane/dataplane_context.hpp"
+#include "packet/packet_batch.hpp"
+
+namespace uipsec {
+
+class InboundPath {
+ public:
+  InboundPath(Dataplane& dataplane, std::size_t worker, WorkerCounters& counters)
+      : dataplane_(dataplane), worker_(worker), counters_(counters) {}
+
+  // Packets carry meta.encapsulation, meta.remote (sender) and meta.local (our address and
+  // port). Fills batch.verdicts[i]; kDeliverToTun packets hold the inner IP packet.
+  void process(PacketBatch& batch, Timestamp now);
+
+ private:
+  Verdict process_one(PacketBuffer& packet, Timestamp now);
+  void check_mapping(SecurityAssociation& sa, const PacketMeta& meta, Timestamp now);
+
+  Dataplane& dataplane_;
+  const std::size_t worker_;
+  WorkerCounters& counters_;
+};
+
+}  // namespace uipsec

@@ -1,0 +1,111 @@
+#include "dataplane/outbound_path.hpp"
+
+#include "dataplane/event_reporting.hpp"
+#include "esp/esp_encapsulation.hpp"
+#include "wire/ip_packet.hpp"
+
+namespace uipsec {
+
+namespace {
+
+TrafficSelector selector_of(const IpPacketInfo& packet) {
+  TrafficSelector ts;
+  ts.source = IpPrefix::host(packet.src);
+  ts.destination = IpPrefix::host(packet.dst);
+  ts.protocol = packet.protocol;
+  if (packet.ports_known) {
+    ts.source_ports = PortRange::single(packet.src_port);
+    ts.destination_ports = PortRange::single(packet.dst_port);
+  } else if (packet.icmp_known) {
+    ts.source_ports = PortRange::single(packet.icmp_type);
+    ts.destination_ports = PortRange::single(packet.icmp_code);
+  }
+  return ts;
+}
+
+}  // namespace
+
+void OutboundPath::process(PacketBatch& batch, Timestamp now) {
+  for (std::size_t i = 0; i < batch.size; ++i) {
+    const Verdict v = process_one(*batch.packets[i], now);
+    batch.verdicts[i] = v;
+    if (v.dropped()) counters_.drops.count(v.reason);
+  }
+}
+
+Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now) {
+  const auto info = parse_ip_packet(packet.span());
+  if (!info) return Verdict::drop(DropReason::kNotIp);
+
+  Policy* policy = dataplane_.spd.lookup(PolicyDirection::kOut, *info);
+  if (policy == nullptr) return Verdict::drop(DropReason::kNoPolicy);
+  PolicyCounters& pc = policy->counters();
+  pc.packets.add();
+  pc.bytes.add(info->total_length);
+  pc.last_use_ns.store(now.nanoseconds(), std::memory_order_relaxed);
+  switch (policy->config().action) {
+    case PolicyAction::kDiscard:
+      return Verdict::drop(DropReason::kPolicyDiscard);
+    case PolicyAction::kBypass:
+      counters_.bypassed.add();
+      return Verdict{Disposition::kBypass, DropReason::kNone};
+    case PolicyAction::kProtect:
+      break;
+  }
+
+  const PolicyTemplate& tmpl = *policy->config().tmpl;
+  const bool tunnel = tmpl.mode == TemplateMode::kTunnel;
+  SecurityAssociation* sa = dataplane_.sad.find_outbound(
+      tmpl.reqid, tunnel ? tmpl.source : info->src, tunnel ? tmpl.destination : info->dst);
+  if (sa == nullptr) {
+    raise_acquire(*policy, *info, now);
+    return Verdict::drop(DropReason::kNoSa);
+  }
+  if (sa->hard_expired()) return Verdict::drop(DropReason::kSaExpired);
+  const auto seq = sa->outbound_sequence().next();
+  if (!seq) {
+    report_lifetime(dataplane_, counters_, *sa, sa->expire_hard());
+    return Verdict::drop(DropReason::kSequenceExhausted);
+  }
+
+  const std::size_t inner_size = packet.size();
+  EspTransform& transform = sa->transform(worker_);
+  const Verdict sealed = sa->mode() == IpsecMode::kTunnel
+                             ? encapsulate_tunnel(transform, sa->spi(), *seq, sa->esn(), packet)
+                             : encapsulate_transport(transform, sa->spi(), *seq, sa->esn(), packet);
+  if (sealed.dropped()) {
+    sa->counters().other_drops.add();
+    return sealed;
+  }
+
+  // A packet that crosses the hard limit still goes; the SA carries no more after it.
+  report_lifetime(dataplane_, counters_, *sa, sa->account(inner_size, now));
+
+  const SaEndpoints& endpoints = sa->endpoints();
+  PacketMeta& meta = packet.meta;
+  meta.spi = sa->spi().value();
+  meta.remote.address = endpoints.destination;
+  meta.local.address = endpoints.source;
+  if (endpoints.encapsulation) {
+    meta.encapsulation = Encapsulation::kEspInUdp;
+    meta.remote.port = endpoints.encapsulation->destination_port;
+    meta.local.port = endpoints.encapsulation->source_port;
+  } else {
+    meta.encapsulation = Encapsulation::kNone;
+    meta.remote.port = 0;
+    meta.local.port = 0;
+  }
+  counters_.sealed.add();
+  return Verdict::send_to_peer();
+}
+
+void OutboundPath::raise_acquire(Policy& policy, const IpPacketInfo& packet, Timestamp now) {
+  if (!claim_interval(policy.counters().last_acquire_ns, now.nanoseconds(),
+                      dataplane_.acquire_interval_ns)) {
+    return;
+  }
+  report(dataplane_, counters_,
+         AcquireEvent{policy.config().tmpl->reqid, policy.index(), selector_of(packet)});
+}
+
+}  // namespace uipsec
