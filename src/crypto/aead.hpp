@@ -18,9 +18,9 @@
 namespace uipsec {
 
 enum class AeadAlgorithm : std::uint8_t {
-  kAesGcm,             // key 16/24/32 bytes, nonce 12, tag 8/12/16
-  kAesCcm,             // key 16/24/32 bytes, nonce 11 (RFC 4309: 3-byte salt + 8-byte IV), tag 8/12/16
-  kChaCha20Poly1305,   // key 32 bytes, nonce 12, tag 16
+  kAesGcm,  // key 16/24/32 bytes, nonce 12, tag 8/12/16
+  kAesCcm,  // key 16/24/32 bytes, nonce 11 (RFC 4309: 3-byte salt + 8-byte IV), tag 8/12/16
+  kChaCha20Poly1305,  // key 32 bytes, nonce 12, tag 16
 };
 
 class Aead {
