@@ -10,8 +10,6 @@
 #     FUZZERS replay_window_fuzz.cpp ...    # one binary each; corpus in fuzz_corpus/<name>/
 #     BENCHMARKS esp_bench.cpp)             # one binary per module: uipsec_esp_bench
 
-set(UIPSEC_SANITIZE_FUZZER_COMPILE "-fsanitize=fuzzer")
-
 function(uipsec_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;LIBS;TESTS;FUZZERS;BENCHMARKS" ${ARGN})
   set(target uipsec_${name})
@@ -40,7 +38,7 @@ function(uipsec_module name)
     gtest_discover_tests(${target}_test DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
   endif()
 
-  if(UIPSEC_TESTS)
+  if(UIPSEC_TESTS OR UIPSEC_FUZZ)
     foreach(fuzz_source IN LISTS M_FUZZERS)
       get_filename_component(fuzz_name ${fuzz_source} NAME_WE)
       set(fuzz_target uipsec_${fuzz_name})
