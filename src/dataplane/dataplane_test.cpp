@@ -160,6 +160,22 @@ TEST_F(TunnelTest, EsnCarriesTrafficAcrossTwoToThe32) {
             (std::uint64_t{1} << 32) + 3);
 }
 
+TEST_F(TunnelTest, EsnWorksWithTheReplayWindowOff) {
+  auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x1001);
+  sa.flags.esn = true;
+  sa.replay_window = 0;
+  sa.outbound_sequence = (std::uint64_t{7} << 32) - 2;
+  sa.inbound_sequence = (std::uint64_t{7} << 32) - 2;
+  add_sa(sa);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 40)),
+              Verdict::deliver_to_tun())
+        << i;
+  }
+  EXPECT_EQ(b_.sad.get(sa.id())->counters().highest_inbound_sequence.load(),
+            (std::uint64_t{7} << 32) + 2);
+}
+
 TEST_F(TunnelTest, OutboundSequenceNeverWraps) {
   auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x1001);
   sa.outbound_sequence = 0xfffffffe;

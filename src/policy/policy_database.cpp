@@ -8,9 +8,10 @@ PolicyDatabase::PolicyDatabase(QsbrDomain& domain) : domain_(domain), snapshot_(
 
 PolicyDatabase::~PolicyDatabase() { delete snapshot_.load(std::memory_order_relaxed); }
 
-std::vector<std::unique_ptr<Policy>>::iterator PolicyDatabase::find(const PolicyId& id) {
-  return std::find_if(policies_.begin(), policies_.end(),
-                      [&](const auto& p) { return p->config().id() == id; });
+std::size_t PolicyDatabase::position(const PolicyId& id) const {
+  const auto it = std::find_if(policies_.begin(), policies_.end(),
+                               [&](const auto& p) { return p->config().id() == id; });
+  return static_cast<std::size_t>(it - policies_.begin());
 }
 
 void PolicyDatabase::publish() {
@@ -29,7 +30,7 @@ void PolicyDatabase::publish() {
 
 Result<PolicyIndex> PolicyDatabase::add(PolicyConfig config, Timestamp now) {
   UIPSEC_TRY(config.validate());
-  if (find(config.id()) != policies_.end()) {
+  if (position(config.id()) != policies_.size()) {
     return Error("policy " + config.id().to_string() + " exists already");
   }
   const PolicyIndex index(next_index_++);
@@ -40,22 +41,21 @@ Result<PolicyIndex> PolicyDatabase::add(PolicyConfig config, Timestamp now) {
 
 Result<PolicyIndex> PolicyDatabase::update(PolicyConfig config, Timestamp now) {
   UIPSEC_TRY(config.validate());
-  auto it = find(config.id());
-  if (it == policies_.end()) return add(std::move(config), now);
-  const PolicyIndex index = (*it)->index();
-  auto replacement = std::make_unique<Policy>(std::move(config), index, now);
-  Policy* old = it->release();
-  *it = std::move(replacement);
+  const std::size_t at = position(config.id());
+  if (at == policies_.size()) return add(std::move(config), now);
+  const PolicyIndex index = policies_[at]->index();
+  Policy* old = policies_[at].release();
+  policies_[at] = std::make_unique<Policy>(std::move(config), index, now);
   publish();
   domain_.retire([old] { delete old; });
   return index;
 }
 
 Result<void> PolicyDatabase::remove(const PolicyId& id) {
-  auto it = find(id);
-  if (it == policies_.end()) return Error("no policy " + id.to_string());
-  Policy* old = it->release();
-  policies_.erase(it);
+  const std::size_t at = position(id);
+  if (at == policies_.size()) return Error("no policy " + id.to_string());
+  Policy* old = policies_[at].release();
+  policies_.erase(policies_.begin() + static_cast<std::ptrdiff_t>(at));
   publish();
   domain_.retire([old] { delete old; });
   return {};
@@ -74,9 +74,8 @@ std::size_t PolicyDatabase::flush() {
 }
 
 const Policy* PolicyDatabase::get(const PolicyId& id) const {
-  auto it = std::find_if(policies_.begin(), policies_.end(),
-                         [&](const auto& p) { return p->config().id() == id; });
-  return it == policies_.end() ? nullptr : it->get();
+  const std::size_t at = position(id);
+  return at == policies_.size() ? nullptr : policies_[at].get();
 }
 
 Policy* PolicyDatabase::lookup(PolicyDirection direction, const IpPacketInfo& packet) const {

@@ -50,7 +50,8 @@ class PolicyDatabase {
     std::array<std::vector<Policy*>, kPolicyDirectionCount> by_direction;
   };
   void publish();
-  std::vector<std::unique_ptr<Policy>>::iterator find(const PolicyId& id);
+  // Position of the policy with `id` in policies_, or policies_.size().
+  std::size_t position(const PolicyId& id) const;
 
   QsbrDomain& domain_;
   std::atomic<const Snapshot*> snapshot_;

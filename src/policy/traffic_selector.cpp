@@ -1,6 +1,7 @@
 #include "policy/traffic_selector.hpp"
 
 #include "wire/ip_protocol.hpp"
+#include "wire/transport_header.hpp"
 
 namespace uipsec {
 
@@ -8,11 +9,6 @@ namespace {
 
 bool is_icmp(std::uint8_t protocol) {
   return protocol == ip_protocol::kIcmp || protocol == ip_protocol::kIcmpv6;
-}
-
-bool has_ports(std::uint8_t protocol) {
-  return protocol == ip_protocol::kTcp || protocol == ip_protocol::kUdp ||
-         protocol == ip_protocol::kUdpLite || protocol == ip_protocol::kSctp;
 }
 
 std::string range_text(const PortRange& r) {
@@ -54,7 +50,7 @@ Result<void> TrafficSelector::validate() const {
                    std::to_string(r->last) + " is empty");
     }
   }
-  if ((!source_ports.is_any() || !destination_ports.is_any()) && !has_ports(protocol) &&
+  if ((!source_ports.is_any() || !destination_ports.is_any()) && !protocol_has_ports(protocol) &&
       !is_icmp(protocol)) {
     return Error(
         "selector: ports need a protocol with ports (tcp, udp, sctp, udplite) or ICMP "
