@@ -311,10 +311,27 @@ TEST_F(InboundTest, UnknownSpiReplayAndForgeryAreCountedDrops) {
   EXPECT_EQ(receive(sealed()), Verdict::deliver_to_tun());
 }
 
-TEST_F(InboundTest, RawEspIsNotMistakenForIke) {
+TEST_F(InboundTest, EncapsulationMustMatchTheSa) {
   PacketBuffer* p = sealed();
   p->meta.encapsulation = Encapsulation::kNone;
-  EXPECT_EQ(receive(p), Verdict::deliver_to_tun());
+  EXPECT_EQ(receive(p).reason, DropReason::kEncapsulationMismatch);
+  EXPECT_TRUE(b_.drain_events().empty());
+
+  // Raw ESP is fine for a raw-ESP SA, and is not mistaken for IKE or a keepalive.
+  auto raw = test::sa_config("198.18.0.1", "198.18.0.2", 0x2002, 2);
+  raw.endpoints.encapsulation.reset();
+  ASSERT_TRUE(a_.sad.add(raw, now_).ok());
+  ASSERT_TRUE(b_.sad.add(raw, now_).ok());
+  ASSERT_TRUE(
+      a_.spd
+          .update(protect("198.18.10.0/24", "198.18.20.0/24", "198.18.0.1", "198.18.0.2", 2), now_)
+          .ok());
+  std::vector<PacketBuffer*> batch{packet(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 30))};
+  ASSERT_EQ(a_.send(batch, now_)[0], Verdict::send_to_peer());
+  EXPECT_EQ(batch[0]->meta.encapsulation, Encapsulation::kNone);
+  EXPECT_EQ(batch[0]->meta.remote.port, 0);
+  deliver(*batch[0]);
+  EXPECT_EQ(receive(batch[0]), Verdict::deliver_to_tun());
 }
 
 TEST_F(InboundTest, NewPeerPortRaisesAMappingEventOnlyForAuthenticPackets) {

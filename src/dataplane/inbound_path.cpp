@@ -39,8 +39,14 @@ Verdict InboundPath::process_one(PacketBuffer& packet, Timestamp now) {
 
   SecurityAssociation* sa = dataplane_.sad.find_inbound(header->spi, meta.local.address);
   if (sa == nullptr) return Verdict::drop(DropReason::kUnknownSpi);
-  if (sa->hard_expired()) return Verdict::drop(DropReason::kSaExpired);
   SaCounters& sc = sa->counters();
+  // ESP in UDP for an SA without encapsulation, or raw ESP for one with it, is not the peer's.
+  if (sa->endpoints().encapsulation.has_value() !=
+      (meta.encapsulation == Encapsulation::kEspInUdp)) {
+    sc.other_drops.add();
+    return Verdict::drop(DropReason::kEncapsulationMismatch);
+  }
+  if (sa->hard_expired()) return Verdict::drop(DropReason::kSaExpired);
 
   const OpenResult opened =
       esp_open(sa->transform(worker_), sa->replay_window(), sa->esn(), packet);

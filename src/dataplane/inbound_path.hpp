@@ -5,7 +5,8 @@
 //   1. ESP in UDP: keepalive (0xff) -> kNatKeepalive; non-ESP marker -> IKE (kPassToIke, or
 //      kIkeNoHandler without an IKE daemon); too short -> kTruncated
 //   2. the SA by (SPI, local address) (SaDatabase::find_inbound)   none -> kUnknownSpi
-//   3. SA past its hard limit -> kSaExpired
+//   3. ESP in UDP for a raw-ESP SA or the reverse -> kEncapsulationMismatch;
+//      SA past its hard limit -> kSaExpired
 //   4. esp_open: replay check, ICV, decrypt, trailer (esp_packet.hpp) — verdicts from there
 //   5. decapsulate by mode: tunnel checks the inner packet, transport rebuilds the IP header
 //   6. the inner packet must match the SA's selector, when it has one -> kSelectorMismatch

@@ -76,6 +76,10 @@ Verdict decapsulate_transport(std::uint8_t next_header, const OuterHeader& outer
     fields.dst = outer.destination;
     write_ipv6_header(header, fields);
   }
+  // What goes to the TUN device must be a packet the kernel takes: an authentic peer can still
+  // send a next header the rebuilt header makes unparseable (an IPv6 extension header with
+  // broken contents, an empty IPv6 payload).
+  if (!parse_ip_packet(packet.span())) return Verdict::drop(DropReason::kBadInnerPacket);
   return Verdict::deliver_to_tun();
 }
 

@@ -56,7 +56,9 @@ Result<EspTransform> EspTransform::create(const EspAlgorithms& a) {
   t.cipher_ = a.cipher;
   t.salt_size_ = salt_size(a.cipher);
   const ByteSpan key = a.cipher_key.first(a.cipher_key.size() - t.salt_size_);
-  std::memcpy(t.salt_.data(), a.cipher_key.subspan(key.size()).data(), t.salt_size_);
+  if (t.salt_size_ != 0) {
+    std::memcpy(t.salt_.data(), a.cipher_key.subspan(key.size()).data(), t.salt_size_);
+  }
   t.icv_size_ = a.icv_bits / 8;
 
   switch (a.cipher) {
