@@ -14,11 +14,12 @@ std::size_t esp_overhead_back(const EspTransform& t) { return 255 + 2 + t.icv_si
 Verdict esp_seal(EspTransform& t, Spi spi, std::uint64_t seq, bool esn, std::uint8_t next_header,
                  PacketBuffer& packet, const SealOptions& options) {
   const std::size_t data_size = packet.size();
-  const std::size_t block = t.block_size();
-  std::size_t pad = (block - (data_size + 2) % block) % block;
+  // Block sizes are powers of two (4 or 16): masks, not divisions, on the per-packet path.
+  const std::size_t block_mask = t.block_size() - 1;
+  std::size_t pad = (t.block_size() - ((data_size + 2) & block_mask)) & block_mask;
   if (options.pad_length) {
     pad = *options.pad_length;
-    if ((data_size + pad + 2) % block != 0) return Verdict::drop(DropReason::kNoRoom);
+    if (((data_size + pad + 2) & block_mask) != 0) return Verdict::drop(DropReason::kNoRoom);
   }
   const std::size_t front = kEspHeaderSize + t.iv_size();
   if (packet.headroom() < front || packet.tailroom() < pad + 2 + t.icv_size()) {
@@ -52,7 +53,7 @@ OpenResult esp_open(EspTransform& t, ReplayWindow& window, bool esn, PacketBuffe
     return result;
   }
   const std::size_t payload_size = packet.size() - front - icv_size;
-  if (payload_size % t.block_size() != 0 && t.block_size() > 4) {
+  if ((payload_size & (t.block_size() - 1)) != 0 && t.block_size() > 4) {
     result.verdict = Verdict::drop(DropReason::kTruncated);
     return result;
   }

@@ -45,7 +45,8 @@ class EspTransform {
   // Bytes of explicit IV in each packet: 8 for the counter modes, 16 for CBC, 0 for NULL.
   std::size_t iv_size() const { return iv_size_; }
   std::size_t icv_size() const { return icv_size_; }
-  // The payload length (data + padding + 2) must be a multiple of this: 16 for CBC, else 4.
+  // The payload length (data + padding + 2) must be a multiple of this: 16 for CBC, else 4
+  // (always a power of two).
   std::size_t block_size() const { return block_size_; }
 
   // Writes the IV for outbound sequence number `seq`. Counter modes must never repeat an IV
