@@ -37,10 +37,14 @@
 //
 // Run: bench/run_micro.sh (figures in docs/BENCHMARKS.md).
 #include <benchmark/benchmark.h>
+// The HMAC baseline keeps low-level SHA-256 contexts, as openssl_mac.cpp does (deprecated in
+// OpenSSL 3.0 but present; the EVP route allocates on every call).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include <array>
 #include <cstdint>
@@ -71,8 +75,6 @@ struct OpensslFree {
 };
 using EvpCipherPtr = std::unique_ptr<EVP_CIPHER, OpensslFree<&EVP_CIPHER_free>>;
 using EvpCipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, OpensslFree<&EVP_CIPHER_CTX_free>>;
-using EvpMdPtr = std::unique_ptr<EVP_MD, OpensslFree<&EVP_MD_free>>;
-using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpensslFree<&EVP_MD_CTX_free>>;
 
 enum class SuiteId { kAes128Gcm, kAes256Gcm, kChaCha20Poly1305, kAes128CbcSha256 };
 
@@ -272,36 +274,30 @@ struct BareCbcHmac {
                             suite.algorithms.cipher_key.data(), nullptr) == 1 &&
          EVP_CIPHER_CTX_set_padding(encrypt_ctx.get(), 0) == 1 &&
          EVP_CIPHER_CTX_set_padding(decrypt_ctx.get(), 0) == 1;
-    // RFC 2104 with a key shorter than the block: K0 = key, zero-padded to 64 bytes.
-    EvpMdPtr md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+    // RFC 2104 with a key shorter than the block: K0 = key, zero-padded to 64 bytes. Like
+    // openssl_mac.cpp, keep the keyed inner and outer SHA-256 states as plain structs.
     std::array<std::uint8_t, 64> k0{};
     std::memcpy(k0.data(), suite.algorithms.integrity_key.data(),
                 suite.algorithms.integrity_key.size());
     std::array<std::uint8_t, 64> padded{};
     for (std::size_t i = 0; i < 64; ++i) padded[i] = k0[i] ^ 0x36;
-    inner.reset(EVP_MD_CTX_new());
-    outer.reset(EVP_MD_CTX_new());
-    work.reset(EVP_MD_CTX_new());
-    ok = ok && md && inner && outer && work &&
-         EVP_DigestInit_ex(inner.get(), md.get(), nullptr) == 1 &&
-         EVP_DigestUpdate(inner.get(), padded.data(), padded.size()) == 1;
+    ok = ok && SHA256_Init(&inner) == 1 && SHA256_Update(&inner, padded.data(), padded.size()) == 1;
     for (std::size_t i = 0; i < 64; ++i) padded[i] = k0[i] ^ 0x5c;
-    ok = ok && EVP_DigestInit_ex(outer.get(), md.get(), nullptr) == 1 &&
-         EVP_DigestUpdate(outer.get(), padded.data(), padded.size()) == 1;
+    ok = ok && SHA256_Init(&outer) == 1 && SHA256_Update(&outer, padded.data(), padded.size()) == 1;
   }
 
   // HMAC-SHA-256 over header || IV || ciphertext, leftmost 16 bytes to `out`.
   bool mac(const BareLayout& p, std::uint8_t* out) {
-    std::array<std::uint8_t, EVP_MAX_MD_SIZE> inner_hash;
-    std::array<std::uint8_t, EVP_MAX_MD_SIZE> full;
-    unsigned int length = 0;
-    EVP_MD_CTX* w = work.get();
-    if (EVP_MD_CTX_copy_ex(w, inner.get()) != 1 ||
-        EVP_DigestUpdate(w, p.header, kEspHeaderSize + 16 + p.text_size) != 1 ||
-        EVP_DigestFinal_ex(w, inner_hash.data(), &length) != 1 ||
-        EVP_MD_CTX_copy_ex(w, outer.get()) != 1 ||
-        EVP_DigestUpdate(w, inner_hash.data(), length) != 1 ||
-        EVP_DigestFinal_ex(w, full.data(), &length) != 1) {
+    std::array<std::uint8_t, 32> inner_hash;
+    std::array<std::uint8_t, 32> full;
+    SHA256_CTX w = inner;
+    if (SHA256_Update(&w, p.header, kEspHeaderSize + 16 + p.text_size) != 1 ||
+        SHA256_Final(inner_hash.data(), &w) != 1) {
+      return false;
+    }
+    w = outer;
+    if (SHA256_Update(&w, inner_hash.data(), inner_hash.size()) != 1 ||
+        SHA256_Final(full.data(), &w) != 1) {
       return false;
     }
     std::memcpy(out, full.data(), kIcvSize);
@@ -330,9 +326,8 @@ struct BareCbcHmac {
 
   EvpCipherCtxPtr encrypt_ctx;
   EvpCipherCtxPtr decrypt_ctx;
-  EvpMdCtxPtr inner;
-  EvpMdCtxPtr outer;
-  EvpMdCtxPtr work;
+  SHA256_CTX inner{};
+  SHA256_CTX outer{};
   bool ok = false;
 };
 
