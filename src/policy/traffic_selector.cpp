@@ -57,7 +57,8 @@ Result<void> TrafficSelector::validate() const {
         "(type/code), got proto " +
         std::to_string(protocol));
   }
-  if (is_icmp(protocol) && (source_ports.last > 255 || destination_ports.last > 255)) {
+  if (is_icmp(protocol) && ((!source_ports.is_any() && source_ports.last > 255) ||
+                            (!destination_ports.is_any() && destination_ports.last > 255))) {
     return Error("selector: ICMP type and code are 0..255");
   }
   return {};

@@ -80,6 +80,16 @@ TEST(TrafficSelector, ValidationNamesTheProblem) {
   EXPECT_FALSE(backwards.validate().ok());
 }
 
+TEST(TrafficSelector, IcmpWithoutTypeOrCodeIsValid) {
+  auto ts = selector("0.0.0.0/0", "0.0.0.0/0");
+  ts.protocol = ip_protocol::kIcmp;
+  EXPECT_TRUE(ts.validate().ok());
+  ts.source_ports = PortRange::single(8);
+  EXPECT_TRUE(ts.validate().ok());
+  ts.source_ports = PortRange::single(300);
+  EXPECT_FALSE(ts.validate().ok());
+}
+
 TEST(TrafficSelector, FormatsLikeAHuman) {
   auto ts = selector("198.18.0.0/24", "198.18.1.0/24");
   ts.protocol = ip_protocol::kTcp;

@@ -1,0 +1,74 @@
+// rtnetlink messages for routes and rules (RFC 3549; <linux/rtnetlink.h>, <linux/fib_rules.h>):
+// pure builders of requests, and parsers of what the kernel sends back — dump entries and
+// acknowledgements with their extended-ack text. The parsers treat their input as untrusted:
+// they check every length and never read outside the buffer (netlink_dump_fuzz.cpp).
+#pragma once
+
+#include <linux/netlink.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "base/bytes.hpp"
+#include "io/route.hpp"
+
+namespace uipsec {
+
+// A buffer large enough for any request built here.
+inline constexpr std::size_t kNetlinkRequestBytes = 512;
+
+// Builders: write one request into `buffer` (kNetlinkRequestBytes, aligned for nlmsghdr) and
+// return its header; nlmsg_len is the length to send. The caller sets nothing else.
+//
+// RTM_NEWROUTE (NLM_F_CREATE | NLM_F_EXCL) or RTM_DELROUTE for `route`; a delete names the
+// route by destination, table, protocol and, when set, device, source and metric.
+nlmsghdr* build_route_request(void* buffer, std::uint16_t type, std::uint32_t seq,
+                              const Route& route);
+// RTM_NEWRULE (NLM_F_CREATE | NLM_F_EXCL) or RTM_DELRULE for `rule`.
+nlmsghdr* build_rule_request(void* buffer, std::uint16_t type, std::uint32_t seq,
+                             const RoutingRule& rule);
+// RTM_GETROUTE dump of one family's routes in `table` (a filter the kernel honours when the
+// socket has NETLINK_GET_STRICT_CHK; otherwise it sends every table).
+nlmsghdr* build_route_dump_request(void* buffer, std::uint32_t seq, IpFamily family,
+                                   std::uint32_t table);
+// RTM_GETRULE dump of one family's rules.
+nlmsghdr* build_rule_dump_request(void* buffer, std::uint32_t seq, IpFamily family);
+
+// Parsers of single messages; nullopt when `message` is not of that type or is malformed.
+// `message` must point to at least nlmsg_len bytes rounded up to 4 (walk_netlink guarantees it).
+//
+// An RTM_NEWROUTE entry of a dump. Cached clones (RTM_F_CLONED) and families other than IPv4
+// and IPv6 give nullopt.
+std::optional<Route> parse_route(const nlmsghdr* message);
+// An RTM_NEWRULE entry of a dump (only the fields RoutingRule models).
+std::optional<RoutingRule> parse_rule(const nlmsghdr* message);
+
+// The outcome of an NLMSG_ERROR message: `error` is 0 for success or a positive errno;
+// `message` is the kernel's extended-ack text ("Invalid prefsrc address"), empty when none.
+struct NetlinkAck {
+  int error = 0;
+  std::string message;
+};
+std::optional<NetlinkAck> parse_ack(const nlmsghdr* message);
+
+// What walk_netlink found in one received buffer.
+enum class WalkStatus : std::uint8_t {
+  kMore,       // only data messages so far; receive again
+  kDone,       // NLMSG_DONE or an NLMSG_ERROR (see `ack`) ended the reply
+  kMalformed,  // a header or an error message was cut short or inconsistent
+};
+struct WalkResult {
+  WalkStatus status = WalkStatus::kMore;
+  NetlinkAck ack;            // set when an NLMSG_ERROR ended the reply (or NLMSG_DONE carried one)
+  bool interrupted = false;  // NLM_F_DUMP_INTR: the tables changed during the dump
+};
+
+// Walks the messages in `bytes` that answer request `seq` (others are skipped) and calls
+// `on_data` for every message that is neither NLMSG_NOOP, NLMSG_DONE nor NLMSG_ERROR.
+WalkResult walk_netlink(ByteSpan bytes, std::uint32_t seq,
+                        const std::function<void(const nlmsghdr*)>& on_data);
+
+}  // namespace uipsec

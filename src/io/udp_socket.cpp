@@ -1,0 +1,426 @@
+// ESP-in-UDP socket: setup on the control path, batched receive and send on the packet path.
+//
+// receive_batch: acquire buffers -> one recvmmsg (MSG_DONTWAIT) -> per datagram: sender from
+//   msg_name, local address from the IP_PKTINFO / IPV6_PKTINFO cmsg, receive-queue drops from
+//   SO_RXQ_OVFL -> return unused buffers.
+// send_batch: per packet: destination sockaddr from meta.remote, source cmsg from meta.local ->
+//   sendmmsg of up to kMaxBatch, again from the first unsent message after a partial send; a
+//   message that fails alone is counted and skipped; "send buffer full" drops the rest.
+// No allocation, logging or exceptions per datagram: the message arrays are allocated once.
+#include "io/udp_socket.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "io/receive_room.hpp"
+#include "io/socket_address.hpp"
+#include "io/system_error.hpp"
+
+namespace uipsec {
+
+namespace {
+
+// Room for the cmsgs of one received datagram: IPV6_PKTINFO, IP_PKTINFO, SO_RXQ_OVFL, and a
+// UDP_GRO segment size later.
+constexpr std::size_t kControlBytes = 160;
+static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(in_pktinfo)) +
+                                   CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(int)));
+
+struct alignas(cmsghdr) ControlBuffer {
+  std::uint8_t bytes[kControlBytes];
+};
+
+// Fills `control` with the cmsg that makes the kernel send from `local` and returns its length,
+// or returns 0 when no source is asked for. Returns -1 when `local` cannot be used with a
+// datagram to `remote` on a socket of `family` (an IPv6 source for an IPv4 peer, or the reverse).
+int source_control(const IpAddress& local, const IpAddress& remote, int family,
+                   ControlBuffer& control) {
+  if (local.is_unspecified()) return 0;
+  if (local.family() != remote.family()) return -1;
+  std::memset(control.bytes, 0, sizeof(control.bytes));
+  auto* cmsg = reinterpret_cast<cmsghdr*>(control.bytes);
+  if (local.is_v4()) {
+    // IP_PKTINFO also works on an AF_INET6 socket for a v4-mapped destination.
+    cmsg->cmsg_level = IPPROTO_IP;
+    cmsg->cmsg_type = IP_PKTINFO;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+    in_pktinfo info;
+    std::memset(&info, 0, sizeof(info));
+    std::memcpy(&info.ipi_spec_dst, local.data(), 4);
+    std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
+    return static_cast<int>(CMSG_SPACE(sizeof(in_pktinfo)));
+  }
+  if (family != AF_INET6) return -1;
+  cmsg->cmsg_level = IPPROTO_IPV6;
+  cmsg->cmsg_type = IPV6_PKTINFO;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+  in6_pktinfo info;
+  std::memset(&info, 0, sizeof(info));
+  std::memcpy(&info.ipi6_addr, local.data(), 16);
+  std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
+  return static_cast<int>(CMSG_SPACE(sizeof(in6_pktinfo)));
+}
+
+bool is_would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
+
+// Counts one datagram that the kernel refused with `error` (other than "would block").
+void count_send_failure(IoCounters& counters, int error) {
+  counters.note_errno(error);
+  switch (error) {
+    case ENOBUFS:
+      counters.tx_queue_full.add();
+      break;
+    case EMSGSIZE:
+      counters.tx_too_big.add();
+      break;
+    case EAFNOSUPPORT:
+    case EINVAL:
+    case EADDRNOTAVAIL:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+      counters.tx_unreachable.add();
+      break;
+    default:
+      counters.tx_errors.add();  // EPERM: a firewall rule; others
+      break;
+  }
+}
+
+bool reachable(const Endpoint& remote) {
+  return remote.port != 0 && !remote.address.is_unspecified();
+}
+
+Result<void> set_int_option(int fd, int level, int name, int value, const std::string& doing,
+                            const char* what) {
+  if (::setsockopt(fd, level, name, &value, sizeof(value)) != 0) {
+    return system_error(doing + ": cannot set " + what, errno);
+  }
+  return {};
+}
+
+// Tries the *FORCE option (allowed past the sysctl limit with CAP_NET_ADMIN), then the plain one.
+int set_buffer(int fd, int force_name, int name, int bytes) {
+  if (::setsockopt(fd, SOL_SOCKET, force_name, &bytes, sizeof(bytes)) != 0) {
+    (void)::setsockopt(fd, SOL_SOCKET, name, &bytes, sizeof(bytes));  // capped, never fails
+  }
+  int granted = 0;
+  socklen_t length = sizeof(granted);
+  (void)::getsockopt(fd, SOL_SOCKET, name, &granted, &length);
+  return granted;
+}
+
+std::string endpoint_text(const Endpoint& e) {
+  return e.address.is_v6() ? "[" + e.address.to_string() + "]:" + std::to_string(e.port)
+                           : e.address.to_string() + ":" + std::to_string(e.port);
+}
+
+}  // namespace
+
+struct UdpSocket::ReceiveSlots {
+  std::array<mmsghdr, kMaxBatch> messages;
+  std::array<iovec, kMaxBatch> iov;
+  std::array<sockaddr_storage, kMaxBatch> names;
+  std::array<ControlBuffer, kMaxBatch> control;
+  std::array<PacketBuffer*, kMaxBatch> buffers;
+};
+
+struct UdpSocket::SendSlots {
+  std::array<mmsghdr, kMaxBatch> messages;
+  std::array<iovec, kMaxBatch> iov;
+  std::array<sockaddr_storage, kMaxBatch> names;
+  std::array<ControlBuffer, kMaxBatch> control;
+};
+
+UdpSocket::UdpSocket(UniqueFd fd, int family, Endpoint local)
+    : fd_(std::move(fd)),
+      family_(family),
+      local_(local),
+      rx_(std::make_unique<ReceiveSlots>()),
+      tx_(std::make_unique<SendSlots>()) {}
+
+UdpSocket::~UdpSocket() = default;
+
+Result<std::unique_ptr<UdpSocket>> UdpSocket::open(const UdpSocketOptions& options) {
+  std::optional<IpAddress> address;
+  if (options.address) address = unmap_v4(*options.address);
+  const std::string where =
+      address ? endpoint_text({*address, options.port}) : "port " + std::to_string(options.port);
+  const std::string doing = "cannot open UDP socket on " + where;
+  if (options.buffer_bytes <= 0) {
+    return Error(doing + ": the socket buffer size must be positive, got " +
+                 std::to_string(options.buffer_bytes));
+  }
+
+  int family = address && address->is_v4() ? AF_INET : AF_INET6;
+  UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+  if (!fd && !address && errno == EAFNOSUPPORT) {
+    family = AF_INET;  // a kernel without IPv6: serve IPv4 only
+    fd.reset(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+  }
+  if (!fd) return system_error(doing, errno);
+
+  // Deliberately absent: setsockopt(IPPROTO_UDP, UDP_ENCAP, UDP_ENCAP_ESPINUDP). On a kernel
+  // with ESP support that option diverts every ESP datagram on this socket into the kernel's
+  // XFRM stack, where no SA exists; uipsec does ESP itself and must see the datagrams.
+  if (family == AF_INET6) {
+    UIPSEC_TRY(
+        set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, address ? 1 : 0, doing, "IPV6_V6ONLY"));
+    UIPSEC_TRY(
+        set_int_option(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, doing, "IPV6_RECVPKTINFO"));
+  }
+  if (family == AF_INET || !address) {
+    UIPSEC_TRY(set_int_option(fd.get(), IPPROTO_IP, IP_PKTINFO, 1, doing, "IP_PKTINFO"));
+  }
+  UIPSEC_TRY(set_int_option(fd.get(), SOL_SOCKET, SO_RXQ_OVFL, 1, doing, "SO_RXQ_OVFL"));
+  if (options.mark) {
+    const int mark = static_cast<int>(*options.mark);
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
+      const int error = errno;
+      return system_error(doing + ": cannot set SO_MARK " + std::to_string(*options.mark), error,
+                          error == EPERM ? "needs CAP_NET_ADMIN" : "");
+    }
+  }
+  const int receive_bytes = set_buffer(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, options.buffer_bytes);
+  const int send_bytes = set_buffer(fd.get(), SO_SNDBUFFORCE, SO_SNDBUF, options.buffer_bytes);
+
+  sockaddr_storage bind_address;
+  static constexpr std::uint8_t kAnyV6[16] = {};
+  const IpAddress any =
+      family == AF_INET6 ? IpAddress::from_bytes(IpFamily::kV6, kAnyV6) : IpAddress();
+  const Endpoint bind_endpoint{address ? *address : any, options.port};
+  const socklen_t bind_length = to_sockaddr(bind_endpoint, family, bind_address);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&bind_address), bind_length) != 0) {
+    const int error = errno;
+    std::string hint;
+    if (error == EADDRINUSE) {
+      hint = "another process uses UDP port " + std::to_string(options.port) +
+             " — an IKE daemon (charon, pluto) or a second uipsecd? `ss -uanp 'sport = :" +
+             std::to_string(options.port) + "'` shows which";
+    } else if (error == EADDRNOTAVAIL) {
+      hint = "the address is not configured on any interface of this host";
+    } else if (error == EACCES) {
+      hint = "ports below 1024 need CAP_NET_BIND_SERVICE";
+    }
+    return system_error(doing, error, hint);
+  }
+  sockaddr_storage bound;
+  socklen_t bound_length = sizeof(bound);
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
+    return system_error(doing + ": cannot read the bound address", errno);
+  }
+  const std::optional<Endpoint> local =
+      from_sockaddr(reinterpret_cast<const sockaddr*>(&bound), bound_length);
+  if (!local) return Error(doing + ": the kernel reported a bound address of another family");
+
+  std::unique_ptr<UdpSocket> s(new UdpSocket(std::move(fd), family, *local));
+  s->receive_buffer_bytes_ = receive_bytes;
+  s->send_buffer_bytes_ = send_bytes;
+  return s;
+}
+
+void UdpSocket::note_overflow_count(std::uint32_t dropped_so_far) {
+  // The kernel's counter only grows (modulo 2^32); datagrams of one batch may carry older
+  // values than one seen already, which the half-range test ignores.
+  const std::uint32_t delta = dropped_so_far - overflow_count_;
+  if (delta != 0 && delta < 0x80000000u) {
+    counters_.rx_kernel_drops.add(delta);
+    overflow_count_ = dropped_so_far;
+  }
+}
+
+std::size_t UdpSocket::receive_batch(PacketPool& pool, PacketBatch& batch) {
+  const std::size_t want = std::min(kMaxBatch - batch.size, pool.available());
+  if (want == 0) return 0;
+  ReceiveSlots& rx = *rx_;
+  for (std::size_t i = 0; i < want; ++i) {
+    PacketBuffer* b = pool.acquire();  // cannot fail: want <= available()
+    rx.buffers[i] = b;
+    rx.iov[i] = {b->data(), receive_room(*b)};
+    msghdr& h = rx.messages[i].msg_hdr;
+    h.msg_name = &rx.names[i];
+    h.msg_namelen = sizeof(sockaddr_storage);
+    h.msg_iov = &rx.iov[i];
+    h.msg_iovlen = 1;
+    h.msg_control = rx.control[i].bytes;
+    h.msg_controllen = kControlBytes;
+    h.msg_flags = 0;
+    rx.messages[i].msg_len = 0;
+  }
+  int received;
+  do {
+    received = ::recvmmsg(fd_.get(), rx.messages.data(), static_cast<unsigned>(want), MSG_DONTWAIT,
+                          nullptr);
+  } while (received < 0 && errno == EINTR);
+  if (received < 0) {
+    const int error = errno;
+    if (!is_would_block(error)) {
+      counters_.rx_errors.add();
+      counters_.note_errno(error);
+    }
+    received = 0;
+  }
+
+  std::size_t appended = 0;
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(received); ++i) {
+    PacketBuffer* b = rx.buffers[i];
+    msghdr& h = rx.messages[i].msg_hdr;
+    // SO_RXQ_OVFL arrives on datagrams that were queued after a drop; count it even when this
+    // datagram itself is unusable.
+    std::optional<IpAddress> destination;
+    bool have_v4_info = false;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+          c->cmsg_len >= CMSG_LEN(sizeof(std::uint32_t))) {
+        std::uint32_t dropped;
+        std::memcpy(&dropped, CMSG_DATA(c), sizeof(dropped));
+        note_overflow_count(dropped);
+      } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+                 c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
+        in_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+        destination = IpAddress::from_bytes(IpFamily::kV4,
+                                            reinterpret_cast<const std::uint8_t*>(&info.ipi_addr));
+        have_v4_info = true;
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+                 c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo)) && !have_v4_info) {
+        in6_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+        destination = unmap_v4(IpAddress::from_bytes(
+            IpFamily::kV6, reinterpret_cast<const std::uint8_t*>(&info.ipi6_addr)));
+      }
+    }
+    const std::optional<Endpoint> remote =
+        from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
+    const std::size_t length = rx.messages[i].msg_len;
+    if ((h.msg_flags & MSG_TRUNC) != 0 || length > rx.iov[i].iov_len) {
+      counters_.rx_truncated.add();
+      pool.release(b);
+      continue;
+    }
+    if (!remote) {
+      counters_.rx_errors.add();
+      pool.release(b);
+      continue;
+    }
+    b->push_back(length);
+    b->meta.remote = *remote;
+    b->meta.local = Endpoint{destination ? *destination : local_.address, local_.port};
+    b->meta.encapsulation = Encapsulation::kEspInUdp;
+    batch.push(b);
+    ++appended;
+    bytes += length;
+  }
+  // Unused buffers go back last-acquired first, so the pool's hot end stays hot.
+  for (std::size_t i = want; i-- > static_cast<std::size_t>(received);) pool.release(rx.buffers[i]);
+  counters_.rx_packets.add(appended);
+  counters_.rx_bytes.add(bytes);
+  return appended;
+}
+
+std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
+  SendSlots& tx = *tx_;
+  std::size_t sent = 0;
+  std::uint64_t bytes = 0;
+  std::size_t next = 0;
+  while (next < packets.size()) {
+    // Build up to kMaxBatch messages; what cannot be addressed is counted and left out.
+    std::size_t count = 0;
+    for (; next < packets.size() && count < kMaxBatch; ++next) {
+      PacketBuffer* p = packets[next];
+      const Endpoint& remote = p->meta.remote;
+      const socklen_t name_length = to_sockaddr(remote, family_, tx.names[count]);
+      const int control_length =
+          reachable(remote) && name_length != 0
+              ? source_control(p->meta.local.address, remote.address, family_, tx.control[count])
+              : -1;
+      if (control_length < 0) {
+        counters_.tx_unreachable.add();
+        continue;
+      }
+      tx.iov[count] = {p->data(), p->size()};
+      msghdr& h = tx.messages[count].msg_hdr;
+      h.msg_name = &tx.names[count];
+      h.msg_namelen = name_length;
+      h.msg_iov = &tx.iov[count];
+      h.msg_iovlen = 1;
+      h.msg_control = control_length > 0 ? tx.control[count].bytes : nullptr;
+      h.msg_controllen = static_cast<std::size_t>(control_length);
+      h.msg_flags = 0;
+      tx.messages[count].msg_len = 0;
+      ++count;
+    }
+    std::size_t done = 0;
+    while (done < count) {
+      const int n = ::sendmmsg(fd_.get(), tx.messages.data() + done,
+                               static_cast<unsigned>(count - done), MSG_DONTWAIT);
+      if (n > 0) {
+        for (std::size_t i = done; i < done + static_cast<std::size_t>(n); ++i) {
+          bytes += tx.messages[i].msg_len;
+        }
+        done += static_cast<std::size_t>(n);
+        sent += static_cast<std::size_t>(n);
+        continue;
+      }
+      const int error = n < 0 ? errno : EIO;
+      if (error == EINTR) continue;
+      if (is_would_block(error)) {
+        // The send buffer is full: the rest of the batch would fail the same way, one syscall
+        // each. Drop it now and let the kernel drain.
+        const std::size_t dropped = (count - done) + (packets.size() - next);
+        counters_.tx_queue_full.add(dropped);
+        counters_.note_errno(error);
+        counters_.tx_packets.add(sent);
+        counters_.tx_bytes.add(bytes);
+        return sent;
+      }
+      count_send_failure(counters_, error);  // the first unsent message failed alone
+      ++done;
+    }
+  }
+  counters_.tx_packets.add(sent);
+  counters_.tx_bytes.add(bytes);
+  return sent;
+}
+
+Result<void> UdpSocket::send_to(const Endpoint& from, const Endpoint& to, ByteSpan payload) {
+  const std::string doing =
+      "cannot send " + std::to_string(payload.size()) + " bytes to " + endpoint_text(to) +
+      (from.address.is_unspecified() ? std::string() : " from " + from.address.to_string());
+  sockaddr_storage name;
+  const socklen_t name_length = to_sockaddr(to, family_, name);
+  if (name_length == 0 || !reachable(to)) {
+    return Error(doing + ": not an address this socket can reach");
+  }
+  ControlBuffer control;
+  const int control_length = source_control(from.address, to.address, family_, control);
+  if (control_length < 0) {
+    return Error(doing + ": the source and destination address families differ");
+  }
+  iovec iov{const_cast<std::uint8_t*>(payload.data()), payload.size()};
+  msghdr h;
+  std::memset(&h, 0, sizeof(h));
+  h.msg_name = &name;
+  h.msg_namelen = name_length;
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  h.msg_control = control_length > 0 ? control.bytes : nullptr;
+  h.msg_controllen = static_cast<std::size_t>(control_length);
+  ssize_t n;
+  do {
+    n = ::sendmsg(fd_.get(), &h, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    const int error = errno;
+    return system_error(doing, error,
+                        is_would_block(error) ? "the socket's send buffer is full" : "");
+  }
+  return {};
+}
+
+}  // namespace uipsec

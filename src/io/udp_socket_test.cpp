@@ -1,0 +1,331 @@
+#include "io/udp_socket.hpp"
+
+#include <gtest/gtest.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <vector>
+
+#include "io/netns_test_support.hpp"
+
+namespace uipsec {
+namespace {
+
+using test::ip;
+
+// Loopback addresses of the namespace: three IPv4 and three IPv6 local addresses, so tests can
+// check which one a datagram was sent to and from.
+void configure_loopback() {
+  for (const char* a : {"198.18.1.1/32", "198.18.1.2/32", "198.18.1.3/32", "2001:db8:1::1/128",
+                        "2001:db8:1::2/128", "2001:db8:1::3/128"}) {
+    ASSERT_EQ(test::add_address("lo", a), "");
+  }
+}
+
+std::unique_ptr<UdpSocket> open_socket(std::optional<IpAddress> address,
+                                       int buffer_bytes = 1 << 20) {
+  UdpSocketOptions options;
+  options.address = address;
+  options.port = 0;
+  options.buffer_bytes = buffer_bytes;
+  auto s = UdpSocket::open(options);
+  EXPECT_TRUE(s.ok()) << s.error().message();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+// Sends `count` datagrams of `size` bytes (byte i of datagram k is k) through send_batch.
+std::size_t send(UdpSocket& s, PacketPool& pool, Endpoint from, Endpoint to, std::size_t count,
+                 std::size_t size = 100) {
+  std::vector<PacketBuffer*> packets;
+  for (std::size_t k = 0; k < count; ++k) {
+    PacketBuffer* p = pool.acquire();
+    std::vector<std::uint8_t> bytes(size, static_cast<std::uint8_t>(k));
+    EXPECT_TRUE(p->assign(bytes));
+    p->meta.local = from;
+    p->meta.remote = to;
+    packets.push_back(p);
+  }
+  const std::size_t sent = s.send_batch(packets);
+  for (PacketBuffer* p : packets) pool.release(p);
+  return sent;
+}
+
+// Receives until `count` datagrams arrived (polling up to 2 s each round).
+std::vector<PacketBuffer*> receive(UdpSocket& s, PacketPool& pool, std::size_t count) {
+  PacketBatch batch;
+  while (batch.size < count) {
+    pollfd p{s.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 2000) != 1) break;
+    s.receive_batch(pool, batch);
+  }
+  return {batch.packets.begin(), batch.packets.begin() + static_cast<std::ptrdiff_t>(batch.size)};
+}
+
+void release(PacketPool& pool, const std::vector<PacketBuffer*>& packets) {
+  for (PacketBuffer* p : packets) pool.release(p);
+}
+
+TEST(UdpSocket, ExchangesIpv4BatchesWithLocalAndRemoteAddresses) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_socket(std::nullopt);  // dual-stack "::"
+    auto b = open_socket(ip("198.18.1.2"));
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->family(), AF_INET6);
+    EXPECT_EQ(b->family(), AF_INET);
+    const std::uint16_t port_a = a->local_endpoint().port;
+    const Endpoint b_endpoint = b->local_endpoint();
+    EXPECT_EQ(b_endpoint.address, ip("198.18.1.2"));
+    PacketPool pool(32);
+
+    ASSERT_EQ(send(*a, pool, {ip("198.18.1.1"), 0}, b_endpoint, 5), 5u);
+    auto got = receive(*b, pool, 5);
+    ASSERT_EQ(got.size(), 5u);
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(got[k]->meta.remote, (Endpoint{ip("198.18.1.1"), port_a}));
+      EXPECT_EQ(got[k]->meta.local, b_endpoint);
+      EXPECT_EQ(got[k]->meta.encapsulation, Encapsulation::kEspInUdp);
+      ASSERT_EQ(got[k]->size(), 100u);
+      EXPECT_EQ(got[k]->data()[0], k) << "order kept";
+      EXPECT_EQ(got[k]->headroom(), kPacketHeadroom);
+    }
+    release(pool, got);
+
+    // The answer reaches the dual-stack socket as plain IPv4, never ::ffff:198.18.1.1.
+    ASSERT_EQ(send(*b, pool, {}, {ip("198.18.1.1"), port_a}, 3), 3u);
+    got = receive(*a, pool, 3);
+    ASSERT_EQ(got.size(), 3u);
+    for (PacketBuffer* p : got) {
+      EXPECT_EQ(p->meta.remote, b_endpoint);
+      EXPECT_TRUE(p->meta.local.address.is_v4()) << p->meta.local.address.to_string();
+      EXPECT_EQ(p->meta.local, (Endpoint{ip("198.18.1.1"), port_a}));
+    }
+    release(pool, got);
+
+    EXPECT_EQ(a->counters().tx_packets.get(), 5u);
+    EXPECT_EQ(a->counters().tx_bytes.get(), 500u);
+    EXPECT_EQ(b->counters().rx_packets.get(), 5u);
+    EXPECT_EQ(a->counters().rx_packets.get(), 3u);
+    EXPECT_EQ(pool.available(), pool.count());
+  });
+}
+
+TEST(UdpSocket, SendsFromTheLocalAddressAsked) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_socket(std::nullopt);
+    auto b = open_socket(std::nullopt);
+    ASSERT_TRUE(a && b);
+    const std::uint16_t port_b = b->local_endpoint().port;
+    PacketPool pool(8);
+    for (const char* from : {"198.18.1.3", "198.18.1.1", "2001:db8:1::3", "2001:db8:1::1"}) {
+      const IpAddress source = ip(from);
+      const IpAddress destination = source.is_v4() ? ip("198.18.1.2") : ip("2001:db8:1::2");
+      ASSERT_EQ(send(*a, pool, {source, 0}, {destination, port_b}, 1), 1u) << from;
+      auto got = receive(*b, pool, 1);
+      ASSERT_EQ(got.size(), 1u) << from;
+      EXPECT_EQ(got[0]->meta.remote.address, source);
+      EXPECT_EQ(got[0]->meta.local, (Endpoint{destination, port_b}));
+      release(pool, got);
+    }
+  });
+}
+
+TEST(UdpSocket, ExchangesIpv6Batches) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_socket(std::nullopt);
+    auto c = open_socket(ip("2001:db8:1::2"));
+    ASSERT_TRUE(a && c);
+    const std::uint16_t port_a = a->local_endpoint().port;
+    const Endpoint c_endpoint = c->local_endpoint();
+    PacketPool pool(16);
+
+    ASSERT_EQ(send(*c, pool, {}, {ip("2001:db8:1::3"), port_a}, 4), 4u);
+    auto got = receive(*a, pool, 4);
+    ASSERT_EQ(got.size(), 4u);
+    for (PacketBuffer* p : got) {
+      EXPECT_EQ(p->meta.remote, c_endpoint);
+      EXPECT_EQ(p->meta.local, (Endpoint{ip("2001:db8:1::3"), port_a}));
+    }
+    release(pool, got);
+
+    // Reply the way the daemon does: swap meta.local and meta.remote.
+    ASSERT_EQ(send(*a, pool, {ip("2001:db8:1::3"), port_a}, c_endpoint, 2), 2u);
+    got = receive(*c, pool, 2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0]->meta.remote, (Endpoint{ip("2001:db8:1::3"), port_a}));
+    release(pool, got);
+  });
+}
+
+TEST(UdpSocket, CountsWhatCannotBeSentAndGoesOn) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto v4 = open_socket(ip("198.18.1.1"));
+    auto b = open_socket(std::nullopt);
+    ASSERT_TRUE(v4 && b);
+    const Endpoint to{ip("198.18.1.2"), b->local_endpoint().port};
+    PacketPool pool(8);
+    std::vector<PacketBuffer*> packets;
+    auto add = [&](Endpoint from, Endpoint remote, std::size_t size) {
+      PacketBuffer* p = pool.acquire();
+      std::vector<std::uint8_t> bytes(size, 0x77);
+      EXPECT_TRUE(p->assign(bytes));
+      p->meta.local = from;
+      p->meta.remote = remote;
+      packets.push_back(p);
+    };
+    add({}, to, 10);                              // sent
+    add({}, {ip("2001:db8:1::2"), to.port}, 10);  // IPv6 peer on an IPv4 socket
+    add({}, {ip("198.18.1.2"), 0}, 10);           // no port
+    add({}, to, 65520);                           // larger than an IPv4 datagram
+    add({ip("198.18.9.9"), 0}, to, 10);           // source not on this host
+    add({ip("198.18.1.1"), 0}, to, 10);           // sent
+    EXPECT_EQ(v4->send_batch(packets), 2u);
+    const IoCounters& c = v4->counters();
+    EXPECT_EQ(c.tx_packets.get(), 2u);
+    EXPECT_EQ(c.tx_unreachable.get(), 3u);
+    EXPECT_EQ(c.tx_too_big.get(), 1u);
+    EXPECT_EQ(c.tx_errors.get(), 0u);
+    release(pool, packets);
+    auto got = receive(*b, pool, 2);
+    EXPECT_EQ(got.size(), 2u) << "the messages after a failed one still went out";
+    release(pool, got);
+  });
+}
+
+TEST(UdpSocket, ReceiveStopsWhenPoolIsEmptyAndResumes) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_socket(ip("198.18.1.1"));
+    auto b = open_socket(ip("198.18.1.2"));
+    ASSERT_TRUE(a && b);
+    PacketPool big(8);
+    ASSERT_EQ(send(*a, big, {}, b->local_endpoint(), 5), 5u);
+    PacketPool small(2);
+    PacketBatch batch;
+    EXPECT_EQ(b->receive_batch(small, batch), 2u);
+    EXPECT_EQ(b->receive_batch(small, batch), 0u);
+    for (std::size_t i = 0; i < batch.size; ++i) small.release(batch.packets[i]);
+    batch.clear();
+    EXPECT_EQ(b->receive_batch(small, batch), 2u);
+    for (std::size_t i = 0; i < batch.size; ++i) small.release(batch.packets[i]);
+    batch.clear();
+    EXPECT_EQ(b->receive_batch(small, batch), 1u);
+    EXPECT_EQ(small.available(), 1u) << "the unused buffer went back";
+    for (std::size_t i = 0; i < batch.size; ++i) small.release(batch.packets[i]);
+    EXPECT_EQ(b->counters().rx_kernel_drops.get(), 0u);
+  });
+}
+
+TEST(UdpSocket, CountsReceiveQueueOverflow) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_socket(ip("198.18.1.1"));
+    auto b = open_socket(ip("198.18.1.2"), 4096);  // a tiny receive buffer
+    ASSERT_TRUE(a && b);
+    PacketPool pool(64);
+    constexpr std::size_t kSent = 50;
+    ASSERT_EQ(send(*a, pool, {}, b->local_endpoint(), kSent, 1000), kSent);
+    PacketBatch batch;
+    while (b->receive_batch(pool, batch) != 0) {
+    }
+    const std::size_t first = batch.size;
+    ASSERT_LT(first, kSent) << "the buffer should have overflowed";
+    for (std::size_t i = 0; i < batch.size; ++i) pool.release(batch.packets[i]);
+    batch.clear();
+    // The kernel reports the drops on the next datagram it queues.
+    ASSERT_EQ(send(*a, pool, {}, b->local_endpoint(), 1, 1000), 1u);
+    auto got = receive(*b, pool, 1);
+    ASSERT_EQ(got.size(), 1u);
+    release(pool, got);
+    EXPECT_EQ(b->counters().rx_kernel_drops.get(), kSent - first);
+  });
+}
+
+TEST(UdpSocket, SendToSendsOneDatagramFromTheAddressAsked) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_socket(std::nullopt);
+    auto b = open_socket(ip("198.18.1.2"));
+    ASSERT_TRUE(a && b);
+    const std::uint8_t ike[] = {0, 0, 0, 0, 0x11, 0x22};
+    auto sent = a->send_to({ip("198.18.1.3"), 0}, b->local_endpoint(), ike);
+    ASSERT_TRUE(sent.ok()) << sent.error().message();
+    PacketPool pool(2);
+    auto got = receive(*b, pool, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]->meta.remote, (Endpoint{ip("198.18.1.3"), a->local_endpoint().port}));
+    EXPECT_EQ(got[0]->size(), sizeof(ike));
+    release(pool, got);
+
+    auto refused = b->send_to({}, {ip("2001:db8:1::1"), 500}, ike);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message().find("[2001:db8:1::1]:500"), std::string::npos)
+        << refused.error().message();
+  });
+}
+
+TEST(UdpSocket, ConfiguresTheSocketAndNeverUdpEncap) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    UdpSocketOptions options;
+    options.port = 0;
+    options.mark = 0x42;
+    options.buffer_bytes = 4 * 1024 * 1024;
+    auto s = UdpSocket::open(options);
+    ASSERT_TRUE(s.ok()) << s.error().message();
+    int value = 0;
+    socklen_t length = sizeof(value);
+    ASSERT_EQ(::getsockopt((*s)->fd(), SOL_SOCKET, SO_MARK, &value, &length), 0);
+    EXPECT_EQ(value, 0x42);
+    length = sizeof(value);
+    ASSERT_EQ(::getsockopt((*s)->fd(), IPPROTO_UDP, UDP_ENCAP, &value, &length), 0);
+    EXPECT_EQ(value, 0) << "UDP_ENCAP would divert ESP to the kernel's XFRM";
+    length = sizeof(value);
+    ASSERT_EQ(::getsockopt((*s)->fd(), IPPROTO_IPV6, IPV6_V6ONLY, &value, &length), 0);
+    EXPECT_EQ(value, 0) << "the wildcard socket serves IPv4 too";
+    EXPECT_GE((*s)->receive_buffer_bytes(), 4 * 1024 * 1024) << "SO_RCVBUFFORCE as root";
+    EXPECT_GE((*s)->send_buffer_bytes(), 4 * 1024 * 1024);
+    EXPECT_TRUE((*s)->local_endpoint().address.is_unspecified());
+    EXPECT_NE((*s)->local_endpoint().port, 0);
+  });
+}
+
+TEST(UdpSocket, BindErrorsSayWhatToDo) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto first = open_socket(std::nullopt);
+    ASSERT_TRUE(first);
+    UdpSocketOptions options;
+    options.port = first->local_endpoint().port;
+    auto second = UdpSocket::open(options);
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(second.error().message().find("another process uses UDP port"), std::string::npos)
+        << second.error().message();
+
+    options.address = ip("198.18.9.9");
+    options.port = 4500;
+    auto foreign = UdpSocket::open(options);
+    ASSERT_FALSE(foreign.ok());
+    EXPECT_NE(foreign.error().message().find("198.18.9.9:4500"), std::string::npos)
+        << foreign.error().message();
+    EXPECT_NE(foreign.error().message().find("not configured"), std::string::npos)
+        << foreign.error().message();
+  });
+}
+
+TEST(UdpSocket, RefusesNonsenseOptions) {
+  UdpSocketOptions options;
+  options.buffer_bytes = 0;
+  auto s = UdpSocket::open(options);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message().find("buffer size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace uipsec
