@@ -11,7 +11,9 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -66,6 +68,9 @@ struct Statistics {
   std::uint64_t events_lost = 0;
   std::uint64_t sa_count = 0;
   std::uint64_t policy_count = 0;
+  // Counters of the OS seams, by name ("tun.tx_queue_full", "socket.rx_kernel_drops"): packets
+  // the kernel dropped or refused before or after uipsec had them. Empty in-process.
+  std::map<std::string, std::uint64_t> io;
 };
 
 class EventListener {

@@ -29,6 +29,12 @@ class BoundedQueue {
 
   std::size_t capacity() const { return mask_ + 1; }
 
+  // True when nothing seems queued. Approximate while other threads push or pop (a hint for
+  // whether to wake a consumer, never a guarantee).
+  bool probably_empty() const {
+    return tail_.load(std::memory_order_relaxed) == head_.load(std::memory_order_relaxed);
+  }
+
   // False when the queue is full; `value` is then untouched.
   bool try_push(T&& value) {
     std::size_t pos = tail_.load(std::memory_order_relaxed);

@@ -37,6 +37,7 @@ struct EspAlgorithms {
   EspIntegrity integrity = EspIntegrity::kNone;
   SecretBytes integrity_key;
   std::uint16_t icv_bits = 128;
+  friend bool operator==(const EspAlgorithms&, const EspAlgorithms&) = default;
 };
 
 // True for ciphers that authenticate by themselves (no separate integrity algorithm).

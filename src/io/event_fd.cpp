@@ -5,7 +5,7 @@
 
 #include <cerrno>
 
-#include "io/system_error.hpp"
+#include "base/system_error.hpp"
 
 namespace uipsec {
 

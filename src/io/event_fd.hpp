@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "base/result.hpp"
-#include "io/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace uipsec {
 

@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <string>
 
-#include "io/system_error.hpp"
+#include "base/system_error.hpp"
 
 namespace uipsec {
 

@@ -12,8 +12,8 @@
 #include <unordered_map>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 #include "io/event_fd.hpp"
-#include "io/unique_fd.hpp"
 
 namespace uipsec {
 

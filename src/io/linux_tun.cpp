@@ -15,8 +15,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/system_error.hpp"
 #include "io/receive_room.hpp"
-#include "io/system_error.hpp"
 
 namespace uipsec {
 

@@ -16,8 +16,8 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 #include "io/tun_device.hpp"
-#include "io/unique_fd.hpp"
 
 namespace uipsec {
 

@@ -17,8 +17,8 @@
 
 #include <cstring>
 
+#include "base/unique_fd.hpp"
 #include "io/netns_test_support.hpp"
-#include "io/unique_fd.hpp"
 
 namespace uipsec {
 namespace {

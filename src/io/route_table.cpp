@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <vector>
 
-#include "io/system_error.hpp"
+#include "base/system_error.hpp"
 
 namespace uipsec {
 

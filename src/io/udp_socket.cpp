@@ -17,9 +17,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/system_error.hpp"
 #include "io/receive_room.hpp"
 #include "io/socket_address.hpp"
-#include "io/system_error.hpp"
 
 namespace uipsec {
 

@@ -14,8 +14,8 @@
 #include <optional>
 
 #include "base/ip_address.hpp"
+#include "base/unique_fd.hpp"
 #include "io/datagram_socket.hpp"
-#include "io/unique_fd.hpp"
 
 namespace uipsec {
 

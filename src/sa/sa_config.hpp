@@ -96,6 +96,8 @@ struct SaConfig {
   // algorithms (validate()), window size, initial sequence numbers below the 32-bit limit
   // without ESN, soft limits below hard limits. Messages name the field.
   Result<void> validate() const;
+
+  friend bool operator==(const SaConfig&, const SaConfig&) = default;
 };
 
 }  // namespace uipsec

@@ -127,7 +127,10 @@ struct IntegrityChoice {
 
 class StateParser {
  public:
-  explicit StateParser(std::span<const std::string_view> args) : reader_(args) {}
+  StateParser(std::span<const std::string_view> args, const XfrmStateDefaults& defaults)
+      : reader_(args) {
+    config_.replay_window = defaults.replay_window;
+  }
 
   Result<SaConfig> parse() {
     config_.mode = IpsecMode::kTransport;  // Linux's default
@@ -534,8 +537,9 @@ std::string age_text(const std::optional<Timestamp>& at, Timestamp now) {
 
 }  // namespace
 
-Result<SaConfig> parse_state(std::span<const std::string_view> args) {
-  StateParser parser(args);
+Result<SaConfig> parse_state(std::span<const std::string_view> args,
+                             const XfrmStateDefaults& defaults) {
+  StateParser parser(args, defaults);
   return parser.parse();
 }
 

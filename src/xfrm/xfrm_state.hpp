@@ -21,7 +21,13 @@ namespace uipsec {
 // in any order. As on Linux, the mode defaults to transport and `auth` (without -trunc) to a
 // 96-bit ICV for hmac(sha1) and hmac(sha256). The result has passed SaConfig::validate(); a
 // failed parse returns only an error naming the argument and what was expected.
-Result<SaConfig> parse_state(std::span<const std::string_view> args);
+// What an SA gets for arguments it leaves out, where uipsecd's configuration decides (Linux's
+// values when nobody does).
+struct XfrmStateDefaults {
+  std::uint32_t replay_window = 0;  // uipsecd: uipsec.replay_window
+};
+Result<SaConfig> parse_state(std::span<const std::string_view> args,
+                             const XfrmStateDefaults& defaults = {});
 
 // `[src ADDR] dst ADDR proto esp spi SPI` (`src` is accepted and not needed: SAs are identified
 // by destination and SPI).

@@ -1,4 +1,4 @@
-#include "io/system_error.hpp"
+#include "base/system_error.hpp"
 
 #include <cstring>
 

@@ -1,0 +1,259 @@
+#include "daemon/daemon.hpp"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "backend/local_backend.hpp"
+#include "base/unique_fd.hpp"
+#include "control/control_server.hpp"
+#include "daemon/daemon_backend.hpp"
+#include "daemon/route_manager.hpp"
+#include "daemon/worker.hpp"
+#include "io/event_fd.hpp"
+#include "io/event_loop.hpp"
+#include "io/linux_tun.hpp"
+#include "io/route_table.hpp"
+#include "io/timer_fd.hpp"
+#include "io/udp_socket.hpp"
+
+namespace uipsec {
+
+namespace {
+
+// RouteTable as the RouteManager's RouteControl.
+class RtnetlinkRouteControl final : public RouteControl {
+ public:
+  explicit RtnetlinkRouteControl(RouteTable table) : table_(std::move(table)) {}
+  Result<void> add_route(const Route& r) override { return table_.add_route(r); }
+  Result<void> delete_route(const Route& r) override { return table_.delete_route(r); }
+  Result<void> add_rule(const RoutingRule& r) override { return table_.add_rule(r); }
+  Result<std::size_t> flush_routes(std::uint32_t table) override {
+    return table_.flush_routes(table);
+  }
+  Result<std::size_t> flush_rules(std::uint32_t priority, std::uint32_t table) override {
+    return table_.flush_rules(priority, table);
+  }
+
+ private:
+  RouteTable table_;
+};
+
+// The control server's FdWatcher over the daemon's epoll loop.
+class EventLoopWatcher final : public FdWatcher {
+ public:
+  explicit EventLoopWatcher(EventLoop& loop) : loop_(loop) {}
+  void watch(int fd, bool readable, bool writable, Callback callback) override {
+    const std::uint32_t events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u);
+    if (loop_.contains(fd)) (void)loop_.remove(fd);
+    (void)loop_.add(fd, events, [callback = std::move(callback)](std::uint32_t ready) {
+      const bool error = (ready & (EPOLLERR | EPOLLHUP)) != 0;
+      callback((ready & EPOLLIN) != 0 || error, (ready & EPOLLOUT) != 0);
+    });
+  }
+  void unwatch(int fd) override { (void)loop_.remove(fd); }
+
+ private:
+  EventLoop& loop_;
+};
+
+std::string endpoint_text(const Endpoint& e) {
+  return e.address.is_v6() ? "[" + e.address.to_string() + "]:" + std::to_string(e.port)
+                           : e.address.to_string() + ":" + std::to_string(e.port);
+}
+
+}  // namespace
+
+struct Daemon::Parts {
+  DaemonConfig config;
+  MonotonicClock clock;
+  std::unique_ptr<TunDevice> tun;
+  std::unique_ptr<DatagramSocket> socket;
+  QsbrDomain domain;
+  std::unique_ptr<SaDatabase> sad;
+  std::unique_ptr<PolicyDatabase> spd;
+  std::unique_ptr<EventQueue> events;
+  std::unique_ptr<Dataplane> dataplane;
+  IkeNoticeQueue ike_notices{256};
+  std::unique_ptr<EventFd> wake;
+  std::unique_ptr<Worker> worker;
+  std::unique_ptr<LocalBackend> local;
+  std::unique_ptr<RtnetlinkRouteControl> route_control;
+  std::unique_ptr<RouteManager> routes;
+  std::unique_ptr<DaemonBackend> backend;
+  std::unique_ptr<EventLoop> loop;
+  std::unique_ptr<EventLoopWatcher> watcher;
+  std::unique_ptr<ControlServer> server;
+  std::unique_ptr<TimerFd> timer;
+  UniqueFd signals;
+  std::thread worker_thread;
+  Result<void> worker_result;
+
+  ~Parts() {
+    if (worker) worker->stop();
+    if (worker_thread.joinable()) worker_thread.join();
+    if (server && local) local->remove_listener(*server);
+    server.reset();
+    if (routes) (void)routes->stop();
+    // The databases go before the domain; no reader is left once the worker has stopped.
+    local.reset();
+    domain.synchronize();
+  }
+
+  void drain_worker_events() {
+    if (wake) wake->drain();
+    local->tick();
+    IkeNotice notice;
+    while (ike_notices.try_pop(notice)) {
+      if (server) {
+        (void)server->publish(Json{{"event", "ike"},
+                                   {"remote", endpoint_text(notice.remote)},
+                                   {"local", endpoint_text(notice.local)},
+                                   {"size", notice.size},
+                                   {"handled", false}});
+      }
+    }
+  }
+};
+
+Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+Daemon::~Daemon() = default;
+
+Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::string version) {
+  auto p = std::make_unique<Parts>();
+  p->config = config;
+
+  // 1. TUN device.
+  if (config.tun_mode == TunMode::kCreate) {
+    auto tun = LinuxTun::create(config.tun_name, config.tun_mtu);
+    if (!tun) return tun.error();
+    p->tun = std::move(*tun);
+  } else {
+    auto tun = LinuxTun::attach(config.tun_name);
+    if (!tun) return tun.error();
+    p->tun = std::move(*tun);
+  }
+
+  // 2. ESP-in-UDP socket.
+  UdpSocketOptions socket_options;
+  socket_options.port = config.nat_t_port;
+  socket_options.buffer_bytes = static_cast<int>(config.socket_buffer);
+  auto socket = UdpSocket::open(socket_options);
+  if (!socket) return socket.error();
+  p->socket = std::move(*socket);
+
+  // 3. Data plane.
+  p->sad = std::make_unique<SaDatabase>(p->domain, 1);
+  p->spd = std::make_unique<PolicyDatabase>(p->domain);
+  p->events = std::make_unique<EventQueue>(1024);
+  p->dataplane.reset(new Dataplane{*p->sad, *p->spd, *p->events});
+  auto wake = EventFd::create();
+  if (!wake) return wake.error();
+  p->wake = std::make_unique<EventFd>(std::move(*wake));
+  Worker::Options worker_options;
+  worker_options.packet_buffers = config.packet_buffers;
+  p->worker = std::make_unique<Worker>(*p->dataplane, 0, *p->tun, *p->socket, p->domain, *p->wake,
+                                       p->ike_notices, p->clock, worker_options);
+  LocalBackend::Options backend_options;
+  backend_options.spi_range = config.spi_range;
+  p->local = std::make_unique<LocalBackend>(
+      p->domain, *p->sad, *p->spd, *p->events,
+      std::vector<const WorkerCounters*>{&p->worker->counters()}, p->clock, backend_options);
+
+  // 4. Routes.
+  if (config.manage_routes) {
+    auto table = RouteTable::open();
+    if (!table) return table.error();
+    p->route_control = std::make_unique<RtnetlinkRouteControl>(std::move(*table));
+    RouteManager::Options route_options{p->tun->ifindex(), config.route_table,
+                                        config.route_rule_priority};
+    p->routes = std::make_unique<RouteManager>(*p->route_control, route_options);
+    if (auto r = p->routes->start(); !r.ok()) {
+      return r.error().with_context(
+          "cannot set up routing (uipsec.routes.manage = no leaves "
+          "routing to you)");
+    }
+  }
+  p->backend = std::make_unique<DaemonBackend>(
+      *p->local, p->routes.get(),
+      std::vector<DaemonBackend::Seam>{{"tun", &p->tun->counters()},
+                                       {"socket", &p->socket->counters()}});
+
+  // 5. Configured states and policies.
+  for (const auto& state : config.states) {
+    SaConfig sa = state.config;
+    if (auto r = p->backend->add_sa(sa); !r.ok()) {
+      return Error(state.origin + ": uipsec.states." + state.name + ": " + r.error().message());
+    }
+  }
+  for (const auto& policy : config.policies) {
+    if (auto r = p->backend->add_policy(policy.config); !r.ok()) {
+      return Error(policy.origin + ": uipsec.policies." + policy.name + ": " + r.error().message());
+    }
+  }
+
+  // 6. Control plane.
+  auto loop = EventLoop::create();
+  if (!loop) return loop.error();
+  p->loop = std::move(*loop);
+  p->watcher = std::make_unique<EventLoopWatcher>(*p->loop);
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(config.control_socket).parent_path(),
+                                      ignored);
+  ControlServerOptions server_options;
+  server_options.daemon_version = std::move(version);
+  server_options.default_replay_window = config.replay_window;
+  auto server =
+      ControlServer::listen(*p->backend, *p->watcher, config.control_socket, server_options);
+  if (!server) return server.error();
+  p->server = std::move(*server);
+  p->local->add_listener(*p->server);
+
+  auto timer = TimerFd::create();
+  if (!timer) return timer.error();
+  p->timer = std::make_unique<TimerFd>(std::move(*timer));
+  UIPSEC_TRY(p->timer->arm_periodic(std::chrono::seconds(1)));
+  Parts* raw = p.get();
+  UIPSEC_TRY(p->loop->add(p->timer->fd(), EPOLLIN, [raw](std::uint32_t) {
+    raw->timer->drain();
+    raw->drain_worker_events();
+  }));
+  UIPSEC_TRY(
+      p->loop->add(p->wake->fd(), EPOLLIN, [raw](std::uint32_t) { raw->drain_worker_events(); }));
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // threads started from here inherit the mask
+  p->signals = UniqueFd(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!p->signals.valid()) return Error(std::string("signalfd: ") + std::strerror(errno));
+  UIPSEC_TRY(p->loop->add(p->signals.get(), EPOLLIN, [raw](std::uint32_t) {
+    signalfd_siginfo info;
+    while (read(raw->signals.get(), &info, sizeof(info)) == sizeof(info)) {
+    }
+    raw->loop->stop();
+  }));
+
+  p->worker_thread = std::thread([raw] {
+    raw->worker_result = raw->worker->run();
+    if (!raw->worker_result.ok()) raw->loop->stop();
+  });
+  return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
+}
+
+Result<void> Daemon::run() {
+  UIPSEC_TRY(parts_->loop->run());
+  parts_->worker->stop();
+  if (parts_->worker_thread.joinable()) parts_->worker_thread.join();
+  if (!parts_->worker_result.ok()) return parts_->worker_result.error().with_context("worker");
+  return {};
+}
+
+void Daemon::stop() { parts_->loop->stop(); }
+
+}  // namespace uipsec

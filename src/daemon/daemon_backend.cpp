@@ -1,0 +1,71 @@
+#include "daemon/daemon_backend.hpp"
+
+namespace uipsec {
+
+Result<void> DaemonBackend::add_policy(const PolicyConfig& config) {
+  UIPSEC_TRY(inner_.add_policy(config));
+  if (routes_ == nullptr) return {};
+  if (auto r = routes_->policy_added(config); !r.ok()) {
+    (void)inner_.delete_policy(config.id());
+    return r.error().with_context("policy not added: its route into the TUN device failed");
+  }
+  return {};
+}
+
+Result<void> DaemonBackend::update_policy(const PolicyConfig& config) {
+  if (routes_ == nullptr) return inner_.update_policy(config);
+  auto previous = inner_.query_policy(config.id());
+  // Route for the new version first, so that a failure leaves the old policy and route alone.
+  UIPSEC_TRY(routes_->policy_added(config));
+  if (auto r = inner_.update_policy(config); !r.ok()) {
+    (void)routes_->policy_removed(config);
+    return r.error();
+  }
+  if (previous.ok()) return routes_->policy_removed(previous->config);
+  return {};
+}
+
+Result<void> DaemonBackend::delete_policy(const PolicyId& id) {
+  if (routes_ == nullptr) return inner_.delete_policy(id);
+  auto previous = inner_.query_policy(id);
+  UIPSEC_TRY(inner_.delete_policy(id));
+  if (previous.ok()) return routes_->policy_removed(previous->config);
+  return {};
+}
+
+Result<std::size_t> DaemonBackend::flush_policies() {
+  if (routes_ == nullptr) return inner_.flush_policies();
+  auto all = inner_.list_policies();
+  auto flushed = inner_.flush_policies();
+  if (!flushed) return flushed;
+  if (all.ok()) {
+    for (const PolicyInfo& p : *all) {
+      if (auto r = routes_->policy_removed(p.config); !r.ok()) return r.error();
+    }
+  }
+  return flushed;
+}
+
+Result<Statistics> DaemonBackend::statistics() {
+  auto s = inner_.statistics();
+  if (!s) return s;
+  for (const Seam& seam : seams_) {
+    const IoCounters& c = *seam.counters;
+    const std::pair<const char*, const OwnedCounter*> counters[] = {
+        {"rx_packets", &c.rx_packets},
+        {"rx_bytes", &c.rx_bytes},
+        {"rx_kernel_drops", &c.rx_kernel_drops},
+        {"rx_truncated", &c.rx_truncated},
+        {"rx_errors", &c.rx_errors},
+        {"tx_packets", &c.tx_packets},
+        {"tx_bytes", &c.tx_bytes},
+        {"tx_queue_full", &c.tx_queue_full},
+        {"tx_too_big", &c.tx_too_big},
+        {"tx_unreachable", &c.tx_unreachable},
+        {"tx_errors", &c.tx_errors}};
+    for (const auto& [name, counter] : counters) s->io[seam.name + "." + name] = counter->get();
+  }
+  return s;
+}
+
+}  // namespace uipsec

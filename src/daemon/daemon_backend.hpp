@@ -1,0 +1,59 @@
+// DaemonBackend: the IpsecBackend uipsecd serves — the in-process backend it wraps, plus what
+// only the daemon knows: around policy changes it asks the RouteManager to add or remove the
+// route into the TUN device (a policy whose route cannot be installed is taken out again, so a
+// rejected command changes nothing), and its statistics include the OS seams' counters (drops
+// the kernel made for us).
+//
+// Owner: the control thread.
+#pragma once
+
+#include "backend/ipsec_backend.hpp"
+#include "daemon/route_manager.hpp"
+#include "io/io_counters.hpp"
+
+namespace uipsec {
+
+class DaemonBackend final : public IpsecBackend {
+ public:
+  // A named set of OS-seam counters ("tun", "socket").
+  struct Seam {
+    std::string name;
+    const IoCounters* counters;
+  };
+
+  // Everything must outlive this object. `routes` may be null: route management off.
+  DaemonBackend(IpsecBackend& inner, RouteManager* routes, std::vector<Seam> seams)
+      : inner_(inner), routes_(routes), seams_(std::move(seams)) {}
+
+  Result<Spi> allocate_spi(const IpAddress& s, const IpAddress& d) override {
+    return inner_.allocate_spi(s, d);
+  }
+  Result<void> add_sa(const SaConfig& c) override { return inner_.add_sa(c); }
+  Result<void> update_sa(const SaId& id, const SaEndpoints& e) override {
+    return inner_.update_sa(id, e);
+  }
+  Result<SaInfo> query_sa(const SaId& id, KeyDisclosure k) override {
+    return inner_.query_sa(id, k);
+  }
+  Result<void> delete_sa(const SaId& id) override { return inner_.delete_sa(id); }
+  Result<std::vector<SaInfo>> list_sas(KeyDisclosure k) override { return inner_.list_sas(k); }
+  Result<std::size_t> flush_sas() override { return inner_.flush_sas(); }
+
+  Result<void> add_policy(const PolicyConfig& config) override;
+  Result<void> update_policy(const PolicyConfig& config) override;
+  Result<PolicyInfo> query_policy(const PolicyId& id) override { return inner_.query_policy(id); }
+  Result<void> delete_policy(const PolicyId& id) override;
+  Result<std::vector<PolicyInfo>> list_policies() override { return inner_.list_policies(); }
+  Result<std::size_t> flush_policies() override;
+
+  Result<Statistics> statistics() override;
+  void add_listener(EventListener& l) override { inner_.add_listener(l); }
+  void remove_listener(EventListener& l) override { inner_.remove_listener(l); }
+
+ private:
+  IpsecBackend& inner_;
+  RouteManager* routes_;
+  std::vector<Seam> seams_;
+};
+
+}  // namespace uipsec

@@ -1,0 +1,120 @@
+#include "daemon/daemon_config.hpp"
+
+#include <array>
+#include <string_view>
+
+#include "esp/replay_window.hpp"
+#include "xfrm/xfrm_arguments.hpp"
+#include "xfrm/xfrm_policy.hpp"
+#include "xfrm/xfrm_state.hpp"
+
+namespace uipsec {
+
+namespace {
+
+constexpr std::array<std::string_view, 7> kUipsecKeys = {
+    "nat_t_port", "control_socket", "replay_window", "spi_min",
+    "spi_max",    "socket_buffer",  "buffers"};
+constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
+constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
+constexpr std::array<std::string_view, 3> kRoutesKeys = {"manage", "table", "priority"};
+constexpr std::array<std::string_view, 0> kNone = {};
+
+// Parses every key of `section` (a states or policies section) as ip-xfrm arguments.
+template <class T, class Parse>
+Result<void> load_declared(const SettingsSection* section, std::vector<Declared<T>>& out,
+                           Parse parse) {
+  if (section == nullptr) return {};
+  if (!section->sections().empty()) {
+    const SettingsSection& nested = section->sections().front();
+    return Error(nested.where().to_string() + ": " + nested.path() +
+                 ": expected `name = ip xfrm arguments`, not a section");
+  }
+  for (const SettingsKey& key : section->keys()) {
+    auto words = split_arguments(key.value);
+    if (!words) return key.error(words.error().message());
+    const auto views = argument_views(*words);
+    auto config = parse(std::span<const std::string_view>(views));
+    if (!config) return key.error(config.error().message());
+    out.push_back(Declared<T>{key.name, key.where.to_string(), std::move(*config)});
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<DaemonConfig> load_daemon_config(const Settings& settings) {
+  DaemonConfig c;
+  UIPSEC_TRY(settings.check_known(kNone, std::array<std::string_view, 1>{"uipsec"}));
+  const SettingsSection* u = settings.find_section("uipsec");
+  if (u == nullptr) return c;  // everything at its default
+  UIPSEC_TRY(u->check_known(kUipsecKeys, kUipsecSections));
+
+  if (const SettingsSection* tun = u->find_section("tun")) {
+    UIPSEC_TRY(tun->check_known(kTunKeys, kNone));
+    c.tun_name = tun->get_string("name", c.tun_name);
+    if (c.tun_name.empty() || c.tun_name.size() > 15) {
+      return tun->find_key("name")->error("expected an interface name of 1..15 characters");
+    }
+    auto mtu = tun->get_uint("mtu", 576, 65535, c.tun_mtu);
+    if (!mtu) return mtu.error();
+    c.tun_mtu = static_cast<std::uint32_t>(*mtu);
+    const std::string mode = tun->get_string("mode", "create");
+    if (mode == "create") {
+      c.tun_mode = TunMode::kCreate;
+    } else if (mode == "attach") {
+      c.tun_mode = TunMode::kAttach;
+    } else {
+      return tun->find_key("mode")->error("expected 'create' or 'attach', got '" + mode + "'");
+    }
+  }
+  if (const SettingsSection* routes = u->find_section("routes")) {
+    UIPSEC_TRY(routes->check_known(kRoutesKeys, kNone));
+    auto manage = routes->get_bool("manage", c.manage_routes);
+    if (!manage) return manage.error();
+    c.manage_routes = *manage;
+    auto table = routes->get_uint("table", 1, 0xfffffffe, c.route_table);
+    if (!table) return table.error();
+    c.route_table = static_cast<std::uint32_t>(*table);
+    auto priority = routes->get_uint("priority", 1, 32765, c.route_rule_priority);
+    if (!priority) return priority.error();
+    c.route_rule_priority = static_cast<std::uint32_t>(*priority);
+  }
+
+  auto port = u->get_uint("nat_t_port", 1, 65535, c.nat_t_port);
+  if (!port) return port.error();
+  c.nat_t_port = static_cast<std::uint16_t>(*port);
+  c.control_socket = u->get_string("control_socket", c.control_socket);
+  if (c.control_socket.empty() || c.control_socket.size() > 107) {
+    return u->find_key("control_socket")->error("expected a socket path of 1..107 bytes");
+  }
+  auto window = u->get_uint("replay_window", 0, ReplayWindow::kMaxSize, c.replay_window);
+  if (!window) return window.error();
+  c.replay_window = static_cast<std::uint32_t>(*window);
+  auto spi_min = u->get_uint("spi_min", 0x100, 0xffffffff, c.spi_range.min);
+  if (!spi_min) return spi_min.error();
+  auto spi_max = u->get_uint("spi_max", 0x100, 0xffffffff, c.spi_range.max);
+  if (!spi_max) return spi_max.error();
+  if (*spi_min > *spi_max) {
+    return u->find_key("spi_min")->error("spi_min is above spi_max");
+  }
+  c.spi_range =
+      SpiRange{static_cast<std::uint32_t>(*spi_min), static_cast<std::uint32_t>(*spi_max)};
+  auto buffer = u->get_size("socket_buffer", 64u << 10, 256u << 20, c.socket_buffer);
+  if (!buffer) return buffer.error();
+  c.socket_buffer = static_cast<std::uint32_t>(*buffer);
+  auto buffers = u->get_uint("buffers", 2 * kMaxBatch, 65536, c.packet_buffers);
+  if (!buffers) return buffers.error();
+  c.packet_buffers = static_cast<std::uint32_t>(*buffers);
+
+  UIPSEC_TRY(load_declared(u->find_section("states"), c.states,
+                           [&](std::span<const std::string_view> args) -> Result<SaConfig> {
+                             return parse_state(args, XfrmStateDefaults{c.replay_window});
+                           }));
+  UIPSEC_TRY(
+      load_declared(u->find_section("policies"), c.policies,
+                    [](std::span<const std::string_view> args) { return parse_policy(args); }));
+  return c;
+}
+
+}  // namespace uipsec

@@ -1,0 +1,66 @@
+// DaemonConfig: everything uipsecd is told at start, with its defaults — what
+// /etc/uipsec/uipsec.conf (strongSwan's settings syntax) can set. docs/CONFIGURATION.md documents
+// every key; load_daemon_config() reads them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/ipsec_backend.hpp"
+#include "control/control_client.hpp"
+#include "packet/packet_batch.hpp"
+#include "policy/policy.hpp"
+#include "sa/sa_config.hpp"
+#include "settings/settings.hpp"
+
+namespace uipsec {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/uipsec/uipsec.conf";
+
+enum class TunMode : std::uint8_t {
+  kCreate,  // create the device, set its MTU, bring it up (needs CAP_NET_ADMIN)
+  kAttach,  // open a device made beforehand (`ip tuntap add ... user NAME`): no privilege needed
+};
+
+// A state or policy declared in the configuration file, with where it was declared.
+template <class T>
+struct Declared {
+  std::string name;
+  std::string origin;  // "file:line"
+  T config;
+};
+
+struct DaemonConfig {
+  // uipsec.tun
+  std::string tun_name = "ipsec0";
+  std::uint32_t tun_mtu = 1400;
+  TunMode tun_mode = TunMode::kCreate;
+  // uipsec.routes
+  bool manage_routes = true;
+  std::uint32_t route_table = 220;
+  std::uint32_t route_rule_priority = 220;
+  // uipsec.nat_t_port
+  std::uint16_t nat_t_port = 4500;
+  // uipsec.control_socket
+  std::string control_socket = kDefaultControlSocket;
+  // uipsec.replay_window: used by SAs that do not set one (strongSwan's default is 32)
+  std::uint32_t replay_window = 32;
+  // uipsec.spi_min / uipsec.spi_max
+  SpiRange spi_range;
+  // uipsec.socket_buffer: SO_RCVBUF/SO_SNDBUF of the ESP socket, bytes
+  std::uint32_t socket_buffer = 4u << 20;
+  // uipsec.buffers: packet buffers per worker (the memory budget: buffers x buffer size)
+  std::uint32_t packet_buffers = 512;
+
+  // uipsec.states.NAME / uipsec.policies.NAME, in `ip xfrm` syntax
+  std::vector<Declared<SaConfig>> states;
+  std::vector<Declared<PolicyConfig>> policies;
+};
+
+// Reads the `uipsec` section of `settings`; unknown keys and sections, values out of range and
+// states or policies that do not parse are errors naming file, line and key. Absent keys keep
+// their defaults.
+Result<DaemonConfig> load_daemon_config(const Settings& settings);
+
+}  // namespace uipsec

@@ -1,0 +1,117 @@
+#include "daemon/daemon_config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace uipsec {
+namespace {
+
+Result<DaemonConfig> load(std::string_view text) {
+  auto settings = Settings::parse_string(text, "uipsec.conf");
+  if (!settings) return settings.error();
+  return load_daemon_config(*settings);
+}
+
+TEST(DaemonConfig, EmptyFileMeansDefaults) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->tun_name, "ipsec0");
+  EXPECT_EQ(c->tun_mtu, 1400u);
+  EXPECT_EQ(c->tun_mode, TunMode::kCreate);
+  EXPECT_TRUE(c->manage_routes);
+  EXPECT_EQ(c->route_table, 220u);
+  EXPECT_EQ(c->route_rule_priority, 220u);
+  EXPECT_EQ(c->nat_t_port, 4500);
+  EXPECT_EQ(c->control_socket, "/run/uipsec/uipsec.ctl");
+  EXPECT_EQ(c->replay_window, 32u);
+}
+
+TEST(DaemonConfig, ReadsEveryKey) {
+  auto c = load(R"(uipsec {
+  tun {
+    name = tun-a
+    mtu = 1380
+    mode = attach
+  }
+  routes {
+    manage = no
+    table = 221
+    priority = 221
+  }
+  nat_t_port = 4501
+  control_socket = /tmp/a.ctl
+  replay_window = 1024
+  spi_min = 0x1000
+  spi_max = 0x1fff
+  socket_buffer = 8m
+  buffers = 1024
+})");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->tun_name, "tun-a");
+  EXPECT_EQ(c->tun_mtu, 1380u);
+  EXPECT_EQ(c->tun_mode, TunMode::kAttach);
+  EXPECT_FALSE(c->manage_routes);
+  EXPECT_EQ(c->route_table, 221u);
+  EXPECT_EQ(c->nat_t_port, 4501);
+  EXPECT_EQ(c->control_socket, "/tmp/a.ctl");
+  EXPECT_EQ(c->replay_window, 1024u);
+  EXPECT_EQ(c->spi_range.min, 0x1000u);
+  EXPECT_EQ(c->spi_range.max, 0x1fffu);
+  EXPECT_EQ(c->socket_buffer, 8u << 20);
+  EXPECT_EQ(c->packet_buffers, 1024u);
+}
+
+TEST(DaemonConfig, ErrorsNameFileLineAndKey) {
+  auto unknown = load("uipsec {\n  tun {\n    mtuu = 1400\n  }\n}\n");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message().find("uipsec.conf:3"), std::string::npos)
+      << unknown.error().message();
+  EXPECT_NE(unknown.error().message().find("did you mean 'mtu'"), std::string::npos);
+
+  auto mtu = load("uipsec {\n  tun {\n    mtu = big\n  }\n}\n");
+  ASSERT_FALSE(mtu.ok());
+  EXPECT_NE(mtu.error().message().find("uipsec.conf:3: uipsec.tun.mtu"), std::string::npos)
+      << mtu.error().message();
+
+  auto mode = load("uipsec {\n  tun {\n    mode = borrow\n  }\n}\n");
+  ASSERT_FALSE(mode.ok());
+  EXPECT_NE(mode.error().message().find("expected 'create' or 'attach'"), std::string::npos);
+
+  auto section = load("charon {\n}\n");
+  ASSERT_FALSE(section.ok());
+
+  auto range = load("uipsec {\n  spi_min = 0x2000\n  spi_max = 0x1000\n}\n");
+  ASSERT_FALSE(range.ok());
+}
+
+TEST(DaemonConfig, StatesAndPoliciesInIpXfrmSyntax) {
+  auto c = load(R"(uipsec {
+  replay_window = 128
+  states {
+    out = src 198.18.0.1 dst 198.18.0.2 proto esp spi 0x1001 reqid 1 mode tunnel aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 encap espinudp 4500 4500 0.0.0.0
+    in = src 198.18.0.2 dst 198.18.0.1 proto esp spi 0x1002 reqid 1 mode tunnel replay-window 64 aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121315 128
+  }
+  policies {
+    out = src 198.18.10.0/24 dst 198.18.20.0/24 dir out tmpl src 198.18.0.1 dst 198.18.0.2 proto esp reqid 1 mode tunnel
+  }
+})");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  ASSERT_EQ(c->states.size(), 2u);
+  EXPECT_EQ(c->states[0].name, "out");
+  EXPECT_EQ(c->states[0].origin, "uipsec.conf:4");
+  EXPECT_EQ(c->states[0].config.spi, Spi(0x1001));
+  EXPECT_EQ(c->states[0].config.replay_window, 128u) << "the configured default";
+  EXPECT_EQ(c->states[1].config.replay_window, 64u) << "an explicit window wins";
+  ASSERT_EQ(c->policies.size(), 1u);
+  EXPECT_EQ(c->policies[0].config.action, PolicyAction::kProtect);
+}
+
+TEST(DaemonConfig, BadStateNamesItsLineAndArgument) {
+  auto c = load(
+      "uipsec {\n  states {\n    x = src 198.18.0.1 dst 198.18.0.2 proto esp spi nope\n  }\n}\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("uipsec.conf:3: uipsec.states.x: spi"), std::string::npos)
+      << c.error().message();
+}
+
+}  // namespace
+}  // namespace uipsec

@@ -1,0 +1,139 @@
+#include "daemon/worker.hpp"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/unique_fd.hpp"
+
+namespace uipsec {
+
+Worker::Worker(Dataplane& dataplane, std::size_t index, TunDevice& tun, DatagramSocket& socket,
+               QsbrDomain& domain, EventFd& wake_control, IkeNoticeQueue& ike_notices,
+               const Clock& clock, Options options)
+    : dataplane_(dataplane),
+      tun_(tun),
+      socket_(socket),
+      domain_(domain),
+      wake_control_(wake_control),
+      ike_notices_(ike_notices),
+      clock_(clock),
+      outbound_(dataplane, index, counters_),
+      inbound_(dataplane, index, counters_),
+      pool_(options.packet_buffers, options.buffer_capacity) {}
+
+Worker::~Worker() = default;
+
+void Worker::attach_reader() {
+  if (!reader_) reader_ = domain_.register_reader();
+}
+
+void Worker::release(PacketBatch& batch) {
+  for (std::size_t i = 0; i < batch.size; ++i) pool_.release(batch.packets[i]);
+  batch.clear();
+}
+
+bool Worker::outbound_batch(Timestamp now) {
+  batch_.clear();
+  if (tun_.read_batch(pool_, batch_) == 0) return false;
+  outbound_.process(batch_, now);
+  // Compact the ESP packets to the front of a span for one send.
+  std::array<PacketBuffer*, kMaxBatch> out;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < batch_.size; ++i) {
+    const Verdict& v = batch_.verdicts[i];
+    if (v.disposition == Disposition::kSendToPeer) {
+      out[n++] = batch_.packets[i];
+    } else if (v.disposition == Disposition::kBypass) {
+      // The routes sent it into the TUN device, so it cannot go out in the clear from here.
+      counters_.drops.count(DropReason::kBypassViaTun);
+    }
+  }
+  if (n > 0) socket_.send_batch(std::span<PacketBuffer* const>(out.data(), n));
+  release(batch_);
+  return true;
+}
+
+bool Worker::inbound_batch(Timestamp now) {
+  batch_.clear();
+  if (socket_.receive_batch(pool_, batch_) == 0) return false;
+  inbound_.process(batch_, now);
+  std::array<PacketBuffer*, kMaxBatch> out;
+  std::size_t n = 0;
+  bool ike_noticed = false;
+  for (std::size_t i = 0; i < batch_.size; ++i) {
+    const Verdict& v = batch_.verdicts[i];
+    PacketBuffer* p = batch_.packets[i];
+    if (v.disposition == Disposition::kDeliverToTun) {
+      out[n++] = p;
+    } else if (v.reason == DropReason::kIkeNoHandler || v.disposition == Disposition::kPassToIke) {
+      // No IKE daemon takes them yet: tell the control thread (monitor), bounded.
+      ike_noticed = true;
+      if (!ike_notices_.try_push(
+              IkeNotice{p->meta.remote, p->meta.local, static_cast<std::uint32_t>(p->size())})) {
+        counters_.events_lost.add();
+      }
+    }
+  }
+  if (n > 0) tun_.write_batch(std::span<PacketBuffer* const>(out.data(), n));
+  release(batch_);
+  wake_control_if_needed(ike_noticed);
+  return true;
+}
+
+void Worker::wake_control_if_needed(bool ike_noticed) {
+  if (ike_noticed || !dataplane_.events.probably_empty()) wake_control_.signal();
+}
+
+bool Worker::poll_once() {
+  const Timestamp now = clock_.now();
+  // Bounded work per pass: one batch each way, then the other seam gets its turn.
+  const bool sent = outbound_batch(now);
+  if (sent) wake_control_if_needed(false);
+  const bool received = inbound_batch(now);
+  reader_->quiescent();
+  return sent || received;
+}
+
+void Worker::stop() {
+  stopping_.store(true, std::memory_order_relaxed);
+  if (stop_) stop_->signal();
+}
+
+Result<void> Worker::run() {
+  auto stop_fd = EventFd::create();
+  if (!stop_fd) return stop_fd.error();
+  stop_ = std::make_unique<EventFd>(std::move(*stop_fd));
+  UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll.valid()) return Error(std::string("worker: epoll_create1: ") + std::strerror(errno));
+  for (int fd : {tun_.fd(), socket_.fd(), stop_->fd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return Error(std::string("worker: epoll_ctl: ") + std::strerror(errno));
+    }
+  }
+  attach_reader();
+  epoll_event events[4];
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    // Offline while asleep: the control thread may free retired tables meanwhile.
+    reader_->offline();
+    const int n = epoll_wait(epoll.get(), events, 4, -1);
+    reader_->online();
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error(std::string("worker: epoll_wait: ") + std::strerror(errno));
+    }
+    // Keep going while either seam still has data, one batch each way per turn.
+    while (!stopping_.load(std::memory_order_relaxed) && poll_once()) {
+    }
+  }
+  reader_->offline();
+  reader_.reset();
+  return {};
+}
+
+}  // namespace uipsec

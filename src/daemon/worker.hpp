@@ -1,0 +1,98 @@
+// Worker: one packet-path thread of uipsecd. It moves batches between the OS seams and the
+// packet path, and owns the packet buffers in between.
+//
+// Flow of one pass (poll_once):
+//   1. TUN device readable: read a batch (TunDevice::read_batch) -> OutboundPath::process ->
+//      the ESP packets to the socket in one send_batch; BYPASS matches cannot leave through the
+//      TUN device and are counted (kBypassViaTun)
+//   2. socket readable: receive a batch (DatagramSocket::receive_batch) -> InboundPath::process
+//      -> the decrypted packets into the TUN device in one write_batch; IKE datagrams are
+//      reported to the control thread (a bounded queue of notices) and dropped until an IKE
+//      daemon takes them
+//   3. every buffer goes back to the pool; the thread passes a QSBR quiescent point
+//   4. if the packet path queued events, wake the control thread
+// run() blocks in epoll_wait, QSBR-offline, while neither seam has anything: no busy polling.
+//
+// Owner: the worker's own thread; stop() and the counters may be used from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+
+#include "base/bounded_queue.hpp"
+#include "base/clock.hpp"
+#include "base/qsbr.hpp"
+#include "dataplane/inbound_path.hpp"
+#include "dataplane/outbound_path.hpp"
+#include "io/datagram_socket.hpp"
+#include "io/event_fd.hpp"
+#include "io/tun_device.hpp"
+#include "packet/packet_pool.hpp"
+
+namespace uipsec {
+
+// An IKE datagram seen on the ESP socket (non-ESP marker), for `uipsec monitor`.
+struct IkeNotice {
+  Endpoint remote;
+  Endpoint local;
+  std::uint32_t size = 0;
+};
+using IkeNoticeQueue = BoundedQueue<IkeNotice>;
+
+class Worker {
+ public:
+  struct Options {
+    // Buffers in this worker's pool, and the data room of each: enough for a TUN MTU-sized
+    // packet or a jumbo ESP datagram, plus head- and tailroom. Memory: count x capacity.
+    std::size_t packet_buffers = 256;
+    std::size_t buffer_capacity = kPacketHeadroom + 16384 + kPacketTailroom;
+  };
+
+  // Everything referenced must outlive the worker. `wake_control` is signalled when the packet
+  // path queued events or IKE notices.
+  Worker(Dataplane& dataplane, std::size_t index, TunDevice& tun, DatagramSocket& socket,
+         QsbrDomain& domain, EventFd& wake_control, IkeNoticeQueue& ike_notices, const Clock& clock,
+         Options options);
+  ~Worker();
+
+  // Thread body: registers with QSBR and loops until stop(). Returns an error only if the
+  // worker cannot set itself up (epoll).
+  Result<void> run();
+  // Any thread.
+  void stop();
+
+  // One non-blocking pass over both seams; what run() does after each wake-up. The calling
+  // thread must be the worker's QSBR reader (run() does this; tests call attach_reader()).
+  // Returns whether either seam had anything.
+  bool poll_once();
+  // For tests that drive poll_once() on their own thread.
+  void attach_reader();
+
+  const WorkerCounters& counters() const { return counters_; }
+  const PacketPool& pool() const { return pool_; }
+
+ private:
+  bool outbound_batch(Timestamp now);
+  bool inbound_batch(Timestamp now);
+  void release(PacketBatch& batch);
+  void wake_control_if_needed(bool ike_noticed);
+
+  Dataplane& dataplane_;
+  TunDevice& tun_;
+  DatagramSocket& socket_;
+  QsbrDomain& domain_;
+  EventFd& wake_control_;
+  IkeNoticeQueue& ike_notices_;
+  const Clock& clock_;
+  WorkerCounters counters_;
+  OutboundPath outbound_;
+  InboundPath inbound_;
+  PacketPool pool_;
+  PacketBatch batch_;
+  std::unique_ptr<QsbrReader> reader_;
+  std::unique_ptr<EventFd> stop_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace uipsec

@@ -1,0 +1,143 @@
+// Worker between fake seams: cleartext from the TUN device leaves as ESP in UDP, ESP from the
+// socket enters the TUN device, IKE and keepalives are told apart, events wake the control thread.
+#include "daemon/worker.hpp"
+
+#include <gtest/gtest.h>
+
+#include "dataplane/dataplane_test_support.hpp"
+#include "io/fake_datagram_socket.hpp"
+#include "io/fake_tun.hpp"
+
+namespace uipsec {
+namespace {
+
+using test::addr;
+using test::udp_packet;
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(host_.sad.add(test::sa_config("198.18.0.1", "198.18.0.2", 0x1001), now_).ok());
+    ASSERT_TRUE(host_.sad.add(test::sa_config("198.18.0.2", "198.18.0.1", 0x1002), now_).ok());
+    ASSERT_TRUE(
+        host_.spd
+            .add(test::protect("198.18.10.0/24", "198.18.20.0/24", "198.18.0.1", "198.18.0.2"),
+                 now_)
+            .ok());
+    // The peer: the mirror image, to make ESP for us and open ours.
+    ASSERT_TRUE(peer_.sad.add(test::sa_config("198.18.0.1", "198.18.0.2", 0x1001), now_).ok());
+    ASSERT_TRUE(peer_.sad.add(test::sa_config("198.18.0.2", "198.18.0.1", 0x1002), now_).ok());
+    ASSERT_TRUE(
+        peer_.spd
+            .add(test::protect("198.18.20.0/24", "198.18.10.0/24", "198.18.0.2", "198.18.0.1"),
+                 now_)
+            .ok());
+    // The test thread is the host's QSBR reader already (Host); the worker uses the same domain.
+    host_.reader.reset();
+    worker_.attach_reader();
+  }
+
+  // What the peer sends for `inner`: an ESP-in-UDP payload.
+  std::vector<std::uint8_t> from_peer(const std::vector<std::uint8_t>& inner) {
+    PacketBuffer* p = pool_.acquire();
+    p->assign(inner);
+    std::vector<PacketBuffer*> batch{p};
+    EXPECT_EQ(peer_.send(batch, now_)[0], Verdict::send_to_peer());
+    std::vector<std::uint8_t> bytes(p->data(), p->data() + p->size());
+    pool_.release(p);
+    return bytes;
+  }
+
+  Timestamp now_ = Timestamp::from_seconds(50);
+  FakeClock clock_;
+  test::Host host_{"198.18.0.1"};
+  test::Host peer_{"198.18.0.2"};
+  PacketPool pool_{4};
+  FakeTun tun_;
+  FakeDatagramSocket socket_{Endpoint{addr("198.18.0.1"), 4500}};
+  EventFd wake_ = std::move(*EventFd::create());
+  IkeNoticeQueue notices_{4};
+  Worker worker_{host_.dataplane,
+                 0,
+                 tun_,
+                 socket_,
+                 host_.domain,
+                 wake_,
+                 notices_,
+                 clock_,
+                 Worker::Options{8, kLargeBufferCapacity}};
+};
+
+TEST_F(WorkerTest, CleartextFromTheTunLeavesAsEspInUdpToThePeer) {
+  const auto inner = udp_packet("198.18.10.1", "198.18.20.1", 1000, 53, 100);
+  tun_.inject(inner);
+  EXPECT_TRUE(worker_.poll_once());
+  const auto sent = socket_.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].to, (Endpoint{addr("198.18.0.2"), 4500}));
+  EXPECT_EQ(sent[0].from.address, addr("198.18.0.1"));
+  EXPECT_EQ(load_be32(sent[0].bytes.data()), 0x1001u);
+  // The peer opens it.
+  PacketBuffer* p = pool_.acquire();
+  p->assign(sent[0].bytes);
+  p->meta.encapsulation = Encapsulation::kEspInUdp;
+  p->meta.local = Endpoint{addr("198.18.0.2"), 4500};
+  p->meta.remote = Endpoint{addr("198.18.0.1"), 4500};
+  std::vector<PacketBuffer*> batch{p};
+  EXPECT_EQ(peer_.receive(batch, now_)[0], Verdict::deliver_to_tun());
+  EXPECT_EQ(std::vector<std::uint8_t>(p->data(), p->data() + p->size()), inner);
+  pool_.release(p);
+  EXPECT_EQ(worker_.pool().available(), 8u) << "every buffer returns to the pool";
+}
+
+TEST_F(WorkerTest, EspFromThePeerEntersTheTun) {
+  const auto inner = udp_packet("198.18.20.1", "198.18.10.1", 53, 1000, 200);
+  socket_.inject(Endpoint{addr("198.18.0.2"), 4500}, from_peer(inner));
+  EXPECT_TRUE(worker_.poll_once());
+  const auto written = tun_.take_written();
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_EQ(written[0], inner);
+  EXPECT_FALSE(worker_.poll_once()) << "nothing left";
+}
+
+TEST_F(WorkerTest, IkeIsNoticedKeepalivesAreNot) {
+  socket_.inject(Endpoint{addr("198.18.0.2"), 4500}, std::vector<std::uint8_t>{0xff});
+  socket_.inject(Endpoint{addr("198.18.0.2"), 4500},
+                 std::vector<std::uint8_t>{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
+  worker_.poll_once();
+  EXPECT_TRUE(tun_.take_written().empty());
+  IkeNotice notice;
+  ASSERT_TRUE(notices_.try_pop(notice));
+  EXPECT_EQ(notice.remote, (Endpoint{addr("198.18.0.2"), 4500}));
+  EXPECT_EQ(notice.size, 12u);
+  EXPECT_FALSE(notices_.try_pop(notice));
+  EXPECT_GT(wake_.drain(), 0u) << "the control thread is woken for the monitor";
+  EXPECT_EQ(worker_.counters().drops.get(DropReason::kNatKeepalive), 1u);
+  EXPECT_EQ(worker_.counters().drops.get(DropReason::kIkeNoHandler), 1u);
+}
+
+TEST_F(WorkerTest, AnAcquireWakesTheControlThread) {
+  ASSERT_TRUE(host_.sad.remove(SaId{addr("198.18.0.2"), Spi(0x1001)}).ok());
+  tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 10));
+  worker_.poll_once();
+  EXPECT_GT(wake_.drain(), 0u);
+  IpsecEvent e;
+  ASSERT_TRUE(host_.events.try_pop(e));
+  EXPECT_TRUE(std::holds_alternative<AcquireEvent>(e));
+  EXPECT_TRUE(socket_.take_sent().empty());
+}
+
+TEST_F(WorkerTest, RunSleepsUntilWorkArrivesAndStops) {
+  std::thread thread([&] { ASSERT_TRUE(worker_.run().ok()); });
+  tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 10));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (worker_.counters().sealed.get() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  worker_.stop();
+  thread.join();
+  EXPECT_EQ(worker_.counters().sealed.get(), 1u);
+}
+
+}  // namespace
+}  // namespace uipsec
