@@ -10,34 +10,35 @@
 namespace uipsec {
 
 // The X-macro keeps the enum and the names in one place. Names are stable: scripts read them.
-#define UIPSEC_DROP_REASONS(X)                                                               \
-  /* Inbound, before the SA is known */                                                      \
-  X(kTruncated, "truncated")                  /* shorter than the headers it claims */       \
-  X(kNatKeepalive, "nat-keepalive")           /* RFC 3948 single 0xff byte: consumed */      \
-  X(kIkeNoHandler, "ike-no-handler")          /* non-ESP marker, no IKE daemon registered */ \
-  X(kUnknownSpi, "unknown-spi")               /* no inbound SA for this SPI and address */   \
-  X(kEncapsulationMismatch, "encap-mismatch") /* raw ESP for a UDP SA, or the reverse */     \
-  /* Inbound, per SA */                                                                      \
-  X(kReplayDuplicate, "replay-duplicate")   /* sequence number already received */           \
-  X(kReplayTooOld, "replay-too-old")        /* left of the anti-replay window */             \
-  X(kAuthenticationFailed, "auth-failed")   /* ICV did not verify */                         \
-  X(kBadPadding, "bad-padding")             /* pad bytes not 1, 2, 3, ... (RFC 4303 2.4) */  \
-  X(kBadTrailer, "bad-trailer")             /* pad length beyond the payload */              \
-  X(kBadNextHeader, "bad-next-header")      /* next header not allowed for the SA's mode */  \
-  X(kDummyPacket, "dummy-packet")           /* next header 59: dropped silently */           \
-  X(kBadInnerPacket, "bad-inner-packet")    /* decrypted packet is not a valid IP packet */  \
-  X(kSelectorMismatch, "selector-mismatch") /* inner packet outside the SA's selectors */    \
-  /* Outbound */                                                                             \
-  X(kNotIp, "not-ip")                         /* TUN delivered something that is not IP */   \
-  X(kNoPolicy, "no-policy")                   /* no policy matches the packet */             \
-  X(kPolicyDiscard, "policy-discard")         /* a DISCARD policy matched */                 \
-  X(kNoSa, "no-sa")                           /* PROTECT policy without an SA (acquire) */   \
-  X(kSequenceExhausted, "sequence-exhausted") /* outbound sequence numbers used up */        \
-  X(kNoRoom, "no-room")                       /* buffer lacks head- or tailroom */           \
-  X(kTransportFragment, "transport-fragment") /* a fragment cannot go in transport mode */   \
-  /* Either direction */                                                                     \
-  X(kSaExpired, "sa-expired")         /* SA past a hard lifetime */                          \
-  X(kCryptoFailure, "crypto-failure") /* the crypto library reported an error */             \
+#define UIPSEC_DROP_REASONS(X)                                                                \
+  /* Inbound, before the SA is known */                                                       \
+  X(kTruncated, "truncated")                  /* shorter than the headers it claims */        \
+  X(kNatKeepalive, "nat-keepalive")           /* RFC 3948 single 0xff byte: consumed */       \
+  X(kIkeNoHandler, "ike-no-handler")          /* non-ESP marker, no IKE daemon registered */  \
+  X(kUnknownSpi, "unknown-spi")               /* no inbound SA for this SPI and address */    \
+  X(kEncapsulationMismatch, "encap-mismatch") /* raw ESP for a UDP SA, or the reverse */      \
+  /* Inbound, per SA */                                                                       \
+  X(kReplayDuplicate, "replay-duplicate")   /* sequence number already received */            \
+  X(kReplayTooOld, "replay-too-old")        /* left of the anti-replay window */              \
+  X(kAuthenticationFailed, "auth-failed")   /* ICV did not verify */                          \
+  X(kBadPadding, "bad-padding")             /* pad bytes not 1, 2, 3, ... (RFC 4303 2.4) */   \
+  X(kBadTrailer, "bad-trailer")             /* pad length beyond the payload */               \
+  X(kBadNextHeader, "bad-next-header")      /* next header not allowed for the SA's mode */   \
+  X(kDummyPacket, "dummy-packet")           /* next header 59: dropped silently */            \
+  X(kBadInnerPacket, "bad-inner-packet")    /* decrypted packet is not a valid IP packet */   \
+  X(kSelectorMismatch, "selector-mismatch") /* inner packet outside the SA's selectors */     \
+  /* Outbound */                                                                              \
+  X(kNotIp, "not-ip")                         /* TUN delivered something that is not IP */    \
+  X(kNoPolicy, "no-policy")                   /* no policy matches the packet */              \
+  X(kPolicyDiscard, "policy-discard")         /* a DISCARD policy matched */                  \
+  X(kBypassViaTun, "bypass-via-tun")          /* BYPASS matched a packet routed to the TUN */ \
+  X(kNoSa, "no-sa")                           /* PROTECT policy without an SA (acquire) */    \
+  X(kSequenceExhausted, "sequence-exhausted") /* outbound sequence numbers used up */         \
+  X(kNoRoom, "no-room")                       /* buffer lacks head- or tailroom */            \
+  X(kTransportFragment, "transport-fragment") /* a fragment cannot go in transport mode */    \
+  /* Either direction */                                                                      \
+  X(kSaExpired, "sa-expired")         /* SA past a hard lifetime */                           \
+  X(kCryptoFailure, "crypto-failure") /* the crypto library reported an error */              \
   X(kPoolExhausted, "pool-exhausted") /* no free packet buffer */
 
 enum class DropReason : std::uint8_t {
