@@ -9,6 +9,9 @@ packages=(
   libmnl-dev                                                   # rtnetlink: routes and rules
   libgtest-dev libgmock-dev libbenchmark-dev                   # tests and benchmarks
   nlohmann-json3-dev                                           # control protocol (JSON)
+  pkg-config                                                   # finds libmnl
+  iproute2 iputils-ping util-linux                             # demo and integration tests
+  python3 python3-scapy python3-cryptography                   # ... and their independent ESP peer
 )
 
 missing=()

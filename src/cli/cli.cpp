@@ -272,7 +272,7 @@ int Cli::stats() {
   if (!s->io.empty()) {
     out_ << "io:\n";
     for (const auto& [name, value] : s->io) {
-      out_ << "  " << std::left << std::setw(22) << name << value << "\n";
+      out_ << "  " << std::left << std::setw(26) << name << " " << value << "\n";
     }
   }
   return 0;
