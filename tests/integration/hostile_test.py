@@ -6,6 +6,7 @@ drop (or the documented handling) in `uipsec stats`, and the tunnel keeps workin
 import os
 import struct
 import subprocess
+import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -101,5 +102,41 @@ def test_hostile_datagrams_are_counted_drops(topology):
         assert d.stop() == 0, d.output()
 
 
+def test_monitor_reports_ike_acquires_and_expiries(topology):
+    pair = h.Pair(topology)
+    keys = h.Keys()
+    uipsecd, uipsec = h.binaries()
+    a = h.Daemon(pair.a, pair.workdir, "a", h.tunnel_config("a", "aes-gcm", keys), uipsecd, uipsec)
+    b = h.Daemon(pair.b, pair.workdir, "b", h.tunnel_config("b", "aes-gcm", keys), uipsecd, uipsec)
+    monitor = subprocess.Popen([uipsec, "-S", a.socket, "monitor"], stdout=subprocess.PIPE,
+                               text=True)
+    topology.processes.append(monitor)
+    time.sleep(0.2)  # let the subscription reach the daemon before anything happens
+    pair.b.run(["/usr/bin/python3", "-c", SENDER, h.B_OUTER4, h.A_OUTER4,
+                (b"\x00\x00\x00\x00" + os.urandom(40)).hex()])
+    line = monitor.stdout.readline()
+    assert line.startswith(f"ike from {h.B_OUTER4}:5555 to {h.A_OUTER4}:4500 (44 bytes"), line
+    # Without its outbound SA, A's traffic raises an acquire carrying the packet's selector.
+    a.cli("state", "delete", "src", h.A_OUTER4, "dst", h.B_OUTER4, "proto", "esp", "spi", "0x1001")
+    h.ping(pair.a, h.A_INNER4, h.B_INNER4, count=1)
+    line = monitor.stdout.readline()
+    assert line.startswith("acquire reqid 1 policy ") and \
+        f"{h.A_INNER4}/32 -> {h.B_INNER4}/32 proto 1" in line, line
+    # An SA with a packet limit expires: soft first, then hard.
+    a.cli("state", "add", "src", h.A_OUTER4, "dst", h.B_OUTER4, "proto", "esp", "spi", "0x1001",
+          "reqid", "1", "mode", "tunnel", "aead", "rfc4106(gcm(aes))", "0x" + keys(20, "ab"),
+          "128", "encap", "espinudp", "4500", "4500", "0.0.0.0", "limit", "packet-soft", "2",
+          "limit", "packet-hard", "4")
+    h.ping(pair.a, h.A_INNER4, h.B_INNER4, count=5)
+    lines = [monitor.stdout.readline(), monitor.stdout.readline()]
+    assert lines[0].startswith(f"expire soft dst {h.B_OUTER4} spi 0x1001 reqid 1"), lines
+    assert lines[1].startswith(f"expire hard dst {h.B_OUTER4} spi 0x1001 reqid 1"), lines
+    assert a.stats()["drops"]["sa-expired"] >= 1
+    monitor.terminate()
+    for d in (a, b):
+        assert d.stop() == 0, d.output()
+
+
 if __name__ == "__main__":
-    h.main([test_hostile_datagrams_are_counted_drops])
+    h.main([test_hostile_datagrams_are_counted_drops,
+            test_monitor_reports_ike_acquires_and_expiries])
