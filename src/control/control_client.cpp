@@ -184,7 +184,13 @@ class ControlConnection {
     std::size_t sent = 0;
     while (sent < frame.size()) {
       auto n = send_some(fd_.get(), std::string_view(frame).substr(sent));
-      if (!n) return fail("uipsecd closed the connection (" + n.error().message() + ")");
+      if (!n) {
+        // A daemon that refuses us (SO_PEERCRED, too many clients) says why and closes; our
+        // write may fail before we read that. Its reason beats "broken pipe".
+        if (auto reason = closing_reason())
+          return fail("uipsecd closed the connection: " + *reason);
+        return fail("uipsecd closed the connection (" + n.error().message() + ")");
+      }
       sent += *n;
       if (sent == frame.size()) break;
       pollfd p{fd_.get(), POLLOUT, 0};
@@ -197,6 +203,22 @@ class ControlConnection {
       }
     }
     return {};
+  }
+
+  // The error the daemon sent before it closed the connection, if one is waiting to be read.
+  std::optional<std::string> closing_reason() {
+    for (;;) {
+      const ssize_t n = ::recv(fd_.get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+      if (n <= 0) break;
+      reader_.append(ByteSpan(buffer_.data(), static_cast<std::size_t>(n)));
+    }
+    auto frame = reader_.next();
+    if (!frame || !frame->has_value()) return std::nullopt;
+    auto message = parse_server_message(**frame);
+    if (!message) return std::nullopt;
+    const auto* response = std::get_if<Response>(&*message);
+    if (response == nullptr || response->ok) return std::nullopt;
+    return response->error;
   }
 
   std::string path_;
