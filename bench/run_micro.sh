@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the `release` preset (Release, -Werror, benchmarks on) and runs the micro-benchmarks of
-# the ESP layer, the packet path and the crypto module with the repetition flags the figures in
-# docs/BENCHMARKS.md were taken with; results go to stdout.
+# the ESP layer, the packet path, the crypto module, the backend and the SPD with the repetition
+# flags the figures in docs/BENCHMARKS.md were taken with; results go to stdout.
 #
 #   bench/run_micro.sh                                  # everything
 #   bench/run_micro.sh --benchmark_filter='aes128gcm16' # extra flags go to every binary
@@ -14,7 +14,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 cmake --preset release
 cmake --build --preset release --parallel "${JOBS:-2}" \
-  --target uipsec_esp_bench uipsec_dataplane_bench uipsec_crypto_bench
+  --target uipsec_esp_bench uipsec_dataplane_bench uipsec_crypto_bench uipsec_backend_bench \
+  uipsec_policy_bench
 
 # Repetitions run in random order across benchmarks (ours and the bare baseline interleave), so a
 # burst of load from a neighbour hits both sides instead of one; report medians.
@@ -26,7 +27,7 @@ flags=(
 )
 
 for bench in src/esp/uipsec_esp_bench src/dataplane/uipsec_dataplane_bench \
-  src/crypto/uipsec_crypto_bench; do
+  src/crypto/uipsec_crypto_bench src/backend/uipsec_backend_bench src/policy/uipsec_policy_bench; do
   out=()
   if [[ -n "${BENCH_OUT_DIR:-}" ]]; then
     mkdir -p "$BENCH_OUT_DIR"

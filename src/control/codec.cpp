@@ -140,6 +140,7 @@ Result<void> decode(const Json& j, const std::string& path, KeyDisclosure& out);
 Result<void> decode(const Json& j, const std::string& path, IpAddress& out);
 Result<void> decode(const Json& j, const std::string& path, IpPrefix& out);
 Result<void> decode(const Json& j, const std::string& path, PortRange& out);
+Result<void> decode(const Json& j, const std::string& path, AddressRange& out);
 Result<void> decode(const Json& j, const std::string& path, SecretBytes& out);
 Result<void> decode(const Json& j, const std::string& path, IpsecMode& out);
 Result<void> decode(const Json& j, const std::string& path, SaDirection& out);
@@ -342,6 +343,17 @@ Result<void> decode(const Json& j, const std::string& path, PortRange& out) {
   return {};
 }
 
+Result<void> decode(const Json& j, const std::string& path, AddressRange& out) {
+  const char* what = "an address range [first, last] such as [\"198.18.0.1\", \"198.18.0.9\"]";
+  if (!j.is_array() || j.size() != 2) return expected(path, what, j);
+  AddressRange range;
+  UIPSEC_TRY(decode(j[0], index_path(path, 0), range.first));
+  UIPSEC_TRY(decode(j[1], index_path(path, 1), range.last));
+  if (auto valid = range.validate(); !valid) return at(path, valid.error().message());
+  out = range;
+  return {};
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -467,11 +479,34 @@ Result<void> decode(const Json& j, const std::string& path, Lifetimes& out) {
   return o.finish();
 }
 
+// One side of a selector: "source" (a prefix), or "source_range" with "source" optional (when
+// given, it must be the prefix covering the range, as to_json writes it).
+Result<void> decode_selector_side(ObjectReader& o, const char* prefix_key, const char* range_key,
+                                  TrafficSelector& out, bool source) {
+  std::optional<AddressRange> range;
+  UIPSEC_TRY(o.optional(range_key, range));
+  IpPrefix& prefix = source ? out.source : out.destination;
+  if (!range) return o.required(prefix_key, prefix);
+  std::optional<IpPrefix> given;
+  UIPSEC_TRY(o.optional(prefix_key, given));
+  if (source) {
+    out.set_source(*range);
+  } else {
+    out.set_destination(*range);
+  }
+  if (given && *given != prefix) {
+    return at(o.field(prefix_key), "expected \"" + prefix.to_string() + "\", the prefix covering " +
+                                       range_key + ", or nothing; got \"" + given->to_string() +
+                                       "\"");
+  }
+  return {};
+}
+
 Result<void> decode(const Json& j, const std::string& path, TrafficSelector& out) {
   ObjectReader o(j, path);
   UIPSEC_TRY(o.open());
-  UIPSEC_TRY(o.required("source", out.source));
-  UIPSEC_TRY(o.required("destination", out.destination));
+  UIPSEC_TRY(decode_selector_side(o, "source", "source_range", out, true));
+  UIPSEC_TRY(decode_selector_side(o, "destination", "destination_range", out, false));
   UIPSEC_TRY(o.optional("protocol", out.protocol));
   UIPSEC_TRY(o.optional("source_ports", out.source_ports));
   UIPSEC_TRY(o.optional("destination_ports", out.destination_ports));
@@ -778,6 +813,9 @@ Result<RequestArgs> decode_args_for(Op op, const Json& j) {
 Json address_json(const IpAddress& a) { return a.to_string(); }
 Json prefix_json(const IpPrefix& p) { return p.to_string(); }
 Json ports_json(const PortRange& r) { return Json::array({r.first, r.last}); }
+Json range_json(const AddressRange& r) {
+  return Json::array({address_json(r.first), address_json(r.last)});
+}
 Json timestamp_json(Timestamp t) { return t.nanoseconds(); }
 template <class T, class F>
 Json optional_json(const std::optional<T>& value, F&& encode) {
@@ -848,11 +886,15 @@ Json to_json(const SaEndpoints& e) {
 }
 
 Json to_json(const TrafficSelector& s) {
-  return Json{{"source", prefix_json(s.source)},
-              {"destination", prefix_json(s.destination)},
-              {"protocol", s.protocol},
-              {"source_ports", ports_json(s.source_ports)},
-              {"destination_ports", ports_json(s.destination_ports)}};
+  Json out{{"source", prefix_json(s.source)},
+           {"destination", prefix_json(s.destination)},
+           {"protocol", s.protocol},
+           {"source_ports", ports_json(s.source_ports)},
+           {"destination_ports", ports_json(s.destination_ports)}};
+  // Only when present, so that selectors without ranges read as they always did.
+  if (s.source_range) out["source_range"] = range_json(*s.source_range);
+  if (s.destination_range) out["destination_range"] = range_json(*s.destination_range);
+  return out;
 }
 
 Json to_json(const SaConfig& c, KeyDisclosure keys) {

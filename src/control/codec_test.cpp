@@ -53,6 +53,11 @@ class Generator {
     TrafficSelector s;
     s.source = prefix(family);
     s.destination = prefix(family);
+    if (below(4) == 0) {
+      IpAddress a = address(family), b = address(family);
+      if (b < a) std::swap(a, b);
+      s.set_destination(AddressRange{a, b});
+    }
     static constexpr std::uint8_t kProtocols[] = {0, 1, 6, 17, 50, 58, 132};
     s.protocol = kProtocols[below(std::size(kProtocols))];
     if (s.protocol == 1 || s.protocol == 58) {
@@ -523,6 +528,28 @@ TEST(ControlCodec, TheValidRequestOfTheErrorTestsDecodes) {
   EXPECT_EQ(decode_error(valid_sa_add()), "(decoded)");
 }
 
+TEST(ControlCodec, AddressRangesInSelectorsHaveFieldsOfTheirOwn) {
+  TrafficSelector s = TrafficSelector::any(IpFamily::kV4);
+  s.destination = *IpPrefix::parse("198.18.1.0/24");
+  EXPECT_FALSE(to_json(s).contains("source_range")) << "selectors without ranges read as before";
+  s.set_source(*AddressRange::parse("198.18.0.1-198.18.0.9"));
+  const Json j = to_json(s);
+  EXPECT_EQ(j["source"], "198.18.0.0/28") << "the covering prefix, for readers that want one";
+  EXPECT_EQ(j["source_range"], Json::array({"198.18.0.1", "198.18.0.9"}));
+  EXPECT_EQ(through_text<TrafficSelector>(j), s);
+  // "source" may be left out when "source_range" is given.
+  Json without_prefix = j;
+  without_prefix.erase("source");
+  EXPECT_EQ(through_text<TrafficSelector>(without_prefix), s);
+  // A range that is exactly a prefix comes back as that prefix.
+  Json exact = j;
+  exact.erase("source");
+  exact["source_range"] = Json::array({"198.18.0.0", "198.18.0.255"});
+  const auto back = through_text<TrafficSelector>(exact);
+  EXPECT_FALSE(back.source_range.has_value());
+  EXPECT_EQ(back.source.to_string(), "198.18.0.0/24");
+}
+
 struct BrokenField {
   Json::json_pointer field;
   Json value;  // null with `remove`: the field is removed instead
@@ -576,6 +603,14 @@ TEST(ControlCodec, ErrorsNameTheFieldAndWhatWasExpected) {
       {P("/args/selector/source"), "10.0.0.0/33", false,
        "args.selector.source: expected an IP prefix such as \"198.18.0.0/24\", got "
        "\"10.0.0.0/33\" (expected a prefix length 0..32 after '/', got '33')"},
+      {P("/args/selector/source_range"), Json::array({"10.0.0.9", "10.0.0.1"}), false,
+       "args.selector.source_range: address range 10.0.0.9-10.0.0.1 is empty (first > last)"},
+      {P("/args/selector/destination_range"), Json::array({"10.1.0.1"}), false,
+       "args.selector.destination_range: expected an address range [first, last] such as "
+       "[\"198.18.0.1\", \"198.18.0.9\"], got an array"},
+      {P("/args/selector/source_range"), Json::array({"10.0.0.1", "10.0.0.9"}), false,
+       "args.selector.source: expected \"10.0.0.0/28\", the prefix covering source_range, or "
+       "nothing; got \"10.0.0.0/8\""},
       {P("/args/selector/protocol"), 256, false,
        "args.selector.protocol: expected an integer 0..255, got 256"},
       {P("/args/selector/source_ports"), Json::array({2, 1}), false,

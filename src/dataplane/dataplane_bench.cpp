@@ -18,6 +18,16 @@
 //   BM_FindInbound/<n> SaDatabase::find_inbound for one of 65536 pre-drawn random SPIs present in
 //                      a database of n SAs with random SPIs (lookups are independent, so cache
 //                      misses at large n overlap: a throughput figure, not a latency).
+//   BM_OutboundAtScale/<shape>/<policies>/<sas>
+//                      OutboundPath::process on 64-packet batches where each packet's flow is
+//                      drawn uniformly from `policies` policies, each pointing (by reqid) at one
+//                      of `sas` tunnel-mode AES-128-GCM-16 SAs. Shapes: 0 "road warriors" —
+//                      policy i is 198.18.10.0/24 -> 100.64.0.0+i/32 through the SA with reqid i+1
+//                      to peer 172.16.0.0+i (policies = sas), or all through one SA; 1 "mixed" —
+//                      random source and destination prefixes /8../32, random priorities (the
+//                      policy benchmark's mixed set), all through one SA. Refill: copy the
+//                      1400-byte packet, then write the flow's addresses and ports into it.
+//   BM_OutboundRefillFlows  that refill alone. Per packet = (AtScale - RefillFlows) / 64.
 // The "per_packet" counter is CPU time per packet (per lookup for BM_FindInbound).
 //
 // Run: bench/run_micro.sh (figures in docs/BENCHMARKS.md).
@@ -27,6 +37,8 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <string>
+#include <tuple>
 #include <unordered_set>
 #include <vector>
 
@@ -248,6 +260,155 @@ void BM_FindInbound(benchmark::State& state) {
   set_per_packet(state, 1);
 }
 BENCHMARK(BM_FindInbound)->Arg(1)->Arg(1000)->Arg(100000);
+
+// --- The outbound path with many policies and SAs ------------------------------------------------
+
+// A packet's addresses and ports, written into the cleartext template.
+struct Flow {
+  std::uint32_t src;
+  std::uint32_t dst;
+  std::uint16_t sport;
+  std::uint16_t dport;
+};
+constexpr std::size_t kFlows = 1 << 16;
+
+std::uint32_t host_bits(unsigned length) { return length >= 32 ? 0 : 0xffffffffu >> length; }
+
+// Host A with `policies` OUT policies and `sas` SAs (see the file comment), and flows drawn
+// uniformly from the policies. Built once per configuration and kept for the run.
+struct ScaleSetup {
+  ScaleSetup(int shape, std::size_t policies, std::size_t sas) {
+    std::mt19937 rng(
+        static_cast<std::uint32_t>(policies * 3 + sas + static_cast<std::size_t>(shape)));
+    std::vector<PolicyConfig> configs;
+    for (std::size_t i = 0; i < sas; ++i) {
+      const std::string peer =
+          IpAddress::v4(0xac100000u + static_cast<std::uint32_t>(i)).to_string();
+      if (!host.sad
+               .add(test::sa_config("198.18.0.1", peer.c_str(),
+                                    0x1000 + static_cast<std::uint32_t>(i),
+                                    static_cast<std::uint32_t>(i + 1)),
+                    kNow)
+               .ok()) {
+        return;
+      }
+    }
+    for (std::size_t i = 0; i < policies; ++i) {
+      const std::size_t sa = sas == policies ? i : 0;
+      PolicyConfig c;
+      c.action = PolicyAction::kProtect;
+      c.tmpl = PolicyTemplate{Reqid(static_cast<std::uint32_t>(sa + 1)), TemplateMode::kTunnel,
+                              test::addr("198.18.0.1"),
+                              IpAddress::v4(0xac100000u + static_cast<std::uint32_t>(sa))};
+      if (shape == 0) {
+        c.selector.source = *IpPrefix::parse("198.18.10.0/24");
+        c.selector.destination =
+            IpPrefix::host(IpAddress::v4(0x64400000u + static_cast<std::uint32_t>(i)));
+        c.priority = 1000;
+      } else {
+        c.selector.source = IpPrefix(IpAddress::v4(static_cast<std::uint32_t>(rng())),
+                                     static_cast<std::uint8_t>(8 + rng() % 25));
+        c.selector.destination = IpPrefix(IpAddress::v4(static_cast<std::uint32_t>(rng())),
+                                          static_cast<std::uint8_t>(8 + rng() % 25));
+        c.priority = static_cast<std::uint32_t>(rng() % 1000);
+      }
+      if (host.spd.add(c, kNow).ok()) configs.push_back(c);
+    }
+    flows.reserve(kFlows);
+    for (std::size_t i = 0; i < kFlows && !configs.empty(); ++i) {
+      const PolicyConfig& c = configs[rng() % configs.size()];
+      const IpPrefix& s = c.selector.source;
+      const IpPrefix& d = c.selector.destination;
+      flows.push_back(Flow{
+          s.address().v4_host_order() | (static_cast<std::uint32_t>(rng()) & host_bits(s.length())),
+          d.address().v4_host_order() | (static_cast<std::uint32_t>(rng()) & host_bits(d.length())),
+          static_cast<std::uint16_t>(1024 + rng() % 60000),
+          static_cast<std::uint16_t>(1 + rng() % 60000)});
+    }
+    // Frees what the tables outgrew while filling; the Host's reader is this thread.
+    host.reader->quiescent();
+    host.domain.reclaim();
+    ok = flows.size() == kFlows;
+  }
+
+  test::Host host{"198.18.0.1"};
+  std::vector<Flow> flows;
+  bool ok = false;
+};
+
+ScaleSetup& scale_setup(int shape, std::size_t policies, std::size_t sas) {
+  static std::map<std::tuple<int, std::size_t, std::size_t>, std::unique_ptr<ScaleSetup>> all;
+  auto& slot = all[{shape, policies, sas}];
+  if (!slot) slot = std::make_unique<ScaleSetup>(shape, policies, sas);
+  return *slot;
+}
+
+// Copies the template into each buffer, then the next flows' addresses and ports (IPv4 header
+// bytes 12-19, UDP ports; the outbound path reads, and does not check, the header checksum).
+void refill_flows(PacketBatch& batch, const std::vector<std::uint8_t>& packet,
+                  const std::vector<Flow>& flows, std::size_t& next) {
+  for (std::size_t i = 0; i < batch.size; ++i) {
+    PacketBuffer& p = *batch.packets[i];
+    p.assign(packet);
+    const Flow& f = flows[next++ & (kFlows - 1)];
+    std::uint8_t* b = p.data();
+    store_be32(b + 12, f.src);
+    store_be32(b + 16, f.dst);
+    store_be16(b + 20, f.sport);
+    store_be16(b + 22, f.dport);
+  }
+}
+
+void BM_OutboundAtScale(benchmark::State& state) {
+  ScaleSetup& setup =
+      scale_setup(static_cast<int>(state.range(0)), static_cast<std::size_t>(state.range(1)),
+                  static_cast<std::size_t>(state.range(2)));
+  if (!setup.ok) {
+    state.SkipWithError("setup failed");
+    return;
+  }
+  PacketPool pool(kBatch);
+  PacketBatch batch = make_batch(pool);
+  const std::vector<std::uint8_t> packet = cleartext_packet();
+  test::Host& host = setup.host;
+  const std::uint64_t sealed_before = host.counters.sealed.get();
+  const std::uint64_t drops_before = host.counters.drops.total();
+  std::size_t next = 0;
+  for (auto _ : state) {
+    refill_flows(batch, packet, setup.flows, next);
+    host.outbound.process(batch, kNow);
+    host.reader->quiescent();
+    benchmark::ClobberMemory();
+  }
+  const std::uint64_t expected = static_cast<std::uint64_t>(state.iterations()) * kBatch;
+  if (host.counters.sealed.get() - sealed_before != expected ||
+      host.counters.drops.total() != drops_before) {
+    state.SkipWithError("outbound dropped packets");
+  }
+  set_per_packet(state, kBatch);
+}
+BENCHMARK(BM_OutboundAtScale)
+    ->ArgNames({"mixed", "policies", "sas"})
+    ->Args({0, 1, 1})
+    ->Args({0, 1000, 1000})
+    ->Args({0, 100000, 100000})
+    ->Args({0, 100000, 1})
+    ->Args({1, 1000, 1})
+    ->Args({1, 100000, 1});
+
+void BM_OutboundRefillFlows(benchmark::State& state) {
+  ScaleSetup& setup = scale_setup(0, 1, 1);
+  PacketPool pool(kBatch);
+  PacketBatch batch = make_batch(pool);
+  const std::vector<std::uint8_t> packet = cleartext_packet();
+  std::size_t next = 0;
+  for (auto _ : state) {
+    refill_flows(batch, packet, setup.flows, next);
+    benchmark::ClobberMemory();
+  }
+  set_per_packet(state, kBatch);
+}
+BENCHMARK(BM_OutboundRefillFlows);
 
 }  // namespace
 }  // namespace uipsec

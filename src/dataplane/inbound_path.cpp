@@ -7,6 +7,23 @@
 
 namespace uipsec {
 
+namespace {
+
+// Whether `sa` is the SA `tmpl` asks for (Linux's xfrm_state_ok for ESP): the reqid, unless the
+// template's is 0 (any); the mode; in tunnel mode the outer addresses, where the template names
+// them (an unspecified template address matches any).
+bool template_matches(const PolicyTemplate& tmpl, const SecurityAssociation& sa) {
+  if (tmpl.reqid.value() != 0 && tmpl.reqid != sa.reqid()) return false;
+  const bool tunnel = sa.mode() == IpsecMode::kTunnel;
+  if ((tmpl.mode == TemplateMode::kTunnel) != tunnel) return false;
+  if (!tunnel) return true;
+  const SaEndpoints& endpoints = sa.endpoints();
+  return (tmpl.source.is_unspecified() || tmpl.source == endpoints.source) &&
+         (tmpl.destination.is_unspecified() || tmpl.destination == endpoints.destination);
+}
+
+}  // namespace
+
 void InboundPath::process(PacketBatch& batch, Timestamp now) {
   for (std::size_t i = 0; i < batch.size; ++i) {
     const Verdict v = process_one(*batch.packets[i], now);
@@ -82,17 +99,62 @@ Verdict InboundPath::process_one(PacketBuffer& packet, Timestamp now) {
     sc.other_drops.add();
     return v;
   }
-  if (const auto& selector = sa->config().selector) {
-    const auto inner = parse_ip_packet(packet.span());
-    if (!inner || !selector->matches(*inner)) {
-      sc.other_drops.add();
-      return Verdict::drop(DropReason::kSelectorMismatch);
-    }
+  const auto inner = parse_ip_packet(packet.span());
+  if (!inner) {
+    sc.other_drops.add();
+    return Verdict::drop(DropReason::kBadInnerPacket);
+  }
+  if (const auto& selector = sa->config().selector; selector && !selector->matches(*inner)) {
+    sc.other_drops.add();
+    return Verdict::drop(DropReason::kSelectorMismatch);
+  }
+  if (const Verdict checked = check_policy(*sa, *inner, now); checked.dropped()) {
+    sc.other_drops.add();
+    return checked;
   }
 
   report_lifetime(dataplane_, counters_, *sa, sa->account(packet.size(), now));
   meta.spi = sa->spi().value();
   counters_.opened.add();
+  return Verdict::deliver_to_tun();
+}
+
+Verdict InboundPath::check_policy(const SecurityAssociation& sa, const IpPacketInfo& inner,
+                                  Timestamp now) {
+  const PolicyDatabase& spd = dataplane_.spd;
+  // The TUN device hands the packet to the kernel, which delivers it locally (where Linux checks
+  // IN) or forwards it (FWD); which one is not known here, so IN decides when a policy of its
+  // matches, FWD otherwise.
+  Policy* policy = spd.lookup(PolicyDirection::kIn, inner);
+  if (policy == nullptr) policy = spd.lookup(PolicyDirection::kFwd, inner);
+  const bool tunnel = sa.mode() == IpsecMode::kTunnel;
+  if (policy == nullptr) {
+    // Linux drops a tunnel-mode packet no policy covers; uipsec does so once the SPD has inbound
+    // policies at all, and accepts what the SA's own selector admitted.
+    if (tunnel && !sa.config().selector &&
+        (spd.has_policies(PolicyDirection::kIn) || spd.has_policies(PolicyDirection::kFwd))) {
+      return Verdict::drop(DropReason::kInboundNoPolicy);
+    }
+    return Verdict::deliver_to_tun();
+  }
+  switch (policy->config().action) {
+    case PolicyAction::kDiscard:
+      return Verdict::drop(DropReason::kInboundPolicyDiscard);
+    case PolicyAction::kBypass:
+      // A policy without templates covers only transport-mode SAs (Linux: a tunnel in the
+      // packet's path that no template asked for is a template mismatch).
+      if (tunnel) return Verdict::drop(DropReason::kInboundTemplateMismatch);
+      break;
+    case PolicyAction::kProtect:
+      if (!template_matches(*policy->config().tmpl, sa)) {
+        return Verdict::drop(DropReason::kInboundTemplateMismatch);
+      }
+      break;
+  }
+  PolicyCounters& pc = policy->counters();
+  pc.packets.add();
+  pc.bytes.add(inner.total_length);
+  pc.last_use_ns.store(now.nanoseconds(), std::memory_order_relaxed);
   return Verdict::deliver_to_tun();
 }
 

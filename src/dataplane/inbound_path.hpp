@@ -9,9 +9,16 @@
 //      SA past its hard limit -> kSaExpired
 //   4. esp_open: replay check, ICV, decrypt, trailer (esp_packet.hpp) — verdicts from there
 //   5. decapsulate by mode: tunnel checks the inner packet, transport rebuilds the IP header
-//   6. the inner packet must match the SA's selector, when it has one -> kSelectorMismatch
-//   7. count (soft/hard expire events); a UDP-encapsulated packet from a new address or port
-//      raises a mapping event (only now, after it authenticated)
+//   6. parse the inner packet                                     not IP -> kBadInnerPacket
+//      it must match the SA's selector, when it has one -> kSelectorMismatch
+//   7. the inbound policy check (RFC 4301 §5.2; the rule in docs/POLICY.md, check_policy): the
+//      best IN policy for the inner packet, else the best FWD policy, must be PROTECT with a
+//      template this SA fits (reqid, mode, tunnel addresses) — or BYPASS, for a transport-mode
+//      SA. DISCARD -> kInboundPolicyDiscard; another SA's template, or BYPASS for a tunnel-mode
+//      SA -> kInboundTemplateMismatch; no policy -> kInboundNoPolicy for a tunnel-mode SA
+//      without a selector while the SPD has IN or FWD policies, else accepted
+//   8. count on SA and policy (soft/hard expire events); a UDP-encapsulated packet from a new
+//      address or port raises a mapping event (only now, after it authenticated)
 //
 // Owner: one worker thread, an online QSBR reader. The replay windows of the SAs it opens are
 // its own: the dataplane gives all packets of one inbound SA to one worker.
@@ -20,6 +27,7 @@
 #include "base/clock.hpp"
 #include "dataplane/dataplane_context.hpp"
 #include "packet/packet_batch.hpp"
+#include "wire/ip_packet.hpp"
 
 namespace uipsec {
 
@@ -34,6 +42,9 @@ class InboundPath {
 
  private:
   Verdict process_one(PacketBuffer& packet, Timestamp now);
+  // Step 7 for an authentic inner packet that arrived through `sa`; counts the policy that
+  // accepts it.
+  Verdict check_policy(const SecurityAssociation& sa, const IpPacketInfo& inner, Timestamp now);
   void check_mapping(SecurityAssociation& sa, const PacketMeta& meta, Timestamp now);
 
   Dataplane& dataplane_;

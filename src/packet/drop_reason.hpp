@@ -27,12 +27,17 @@ namespace uipsec {
   X(kDummyPacket, "dummy-packet")           /* next header 59: dropped silently */            \
   X(kBadInnerPacket, "bad-inner-packet")    /* decrypted packet is not a valid IP packet */   \
   X(kSelectorMismatch, "selector-mismatch") /* inner packet outside the SA's selectors */     \
+  /* the inner packet against the IN (else FWD) policies (RFC 4301 5.2, docs/POLICY.md) */    \
+  X(kInboundNoPolicy, "inbound-no-policy")                 /* tunnel SA, no policy */         \
+  X(kInboundPolicyDiscard, "inbound-policy-discard")       /* a DISCARD policy matched */     \
+  X(kInboundTemplateMismatch, "inbound-template-mismatch") /* policy not for this SA */       \
   /* Outbound */                                                                              \
   X(kNotIp, "not-ip")                         /* TUN delivered something that is not IP */    \
   X(kNoPolicy, "no-policy")                   /* no policy matches the packet */              \
   X(kPolicyDiscard, "policy-discard")         /* a DISCARD policy matched */                  \
   X(kBypassViaTun, "bypass-via-tun")          /* BYPASS matched a packet routed to the TUN */ \
-  X(kNoSa, "no-sa")                           /* PROTECT policy without an SA (acquire) */    \
+  X(kNoSa, "no-sa")                           /* PROTECT policy without an SA, not held */    \
+  X(kAcquireExpired, "acquire-expired")       /* held for an acquire; no SA came in time */   \
   X(kSequenceExhausted, "sequence-exhausted") /* outbound sequence numbers used up */         \
   X(kNoRoom, "no-room")                       /* buffer lacks head- or tailroom */            \
   X(kTransportFragment, "transport-fragment") /* a fragment cannot go in transport mode */    \

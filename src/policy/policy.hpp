@@ -90,3 +90,11 @@ std::string_view to_string(PolicyDirection direction);
 std::string_view to_string(PolicyAction action);
 
 }  // namespace uipsec
+
+template <>
+struct std::hash<uipsec::PolicyId> {
+  std::size_t operator()(const uipsec::PolicyId& id) const noexcept {
+    return std::hash<uipsec::TrafficSelector>{}(id.selector) * 3 +
+           static_cast<std::size_t>(id.direction);
+  }
+};

@@ -1,21 +1,29 @@
-// PolicyDatabase: the SPD (RFC 4301 §4.4.1), one ordered list per direction, looked up by the
-// packet path without locks. This first version publishes an immutable, priority-ordered
-// snapshot of policy pointers on every change and scans it linearly: simple and correct, fine
-// for the tens of policies a tunnel has. (An indexed SPD for 100 000 policies replaces the
-// lookup behind the same interface later.)
+// PolicyDatabase: the SPD (RFC 4301 §4.4.1) — policies by selector and direction, looked up by
+// the packet path without locks. The index behind lookup() is a PolicyClassifier (two levels of
+// prefix tries with priority bounds, policy_classifier.hpp); docs/POLICY.md describes the order
+// and the costs. Per direction, the matching policy with the lowest priority value wins, and the
+// older policy among equal priorities (an update keeps the policy's age).
+//
+// Costs with n policies: lookup O(W/4) trie steps (W = 32 or 128), independent of n; add,
+// update and remove O(W/4 + log n) and a few allocations — nothing is rebuilt whole; get() is a
+// hash lookup; flush() O(n).
 //
 // Threads: one control thread mutates; packet-path threads registered with the QsbrDomain call
-// lookup() and may use the result until their next quiescent point.
+// lookup() and may use the result until their next quiescent point. Policies removed or replaced
+// are freed through QsbrDomain::retire.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <memory>
-#include <vector>
+#include <unordered_map>
 
 #include "base/qsbr.hpp"
 #include "policy/policy.hpp"
+#include "policy/policy_classifier.hpp"
 #include "wire/ip_packet.hpp"
 
 namespace uipsec {
@@ -29,34 +37,46 @@ class PolicyDatabase {
   ~PolicyDatabase();
 
   // Control thread. add() fails if a policy with the same selector and direction exists;
-  // update() replaces one (its counters start again), or adds it when absent, as
-  // `ip xfrm policy update` does.
+  // update() replaces one (its counters start again; its index and age stay), or adds it when
+  // absent, as `ip xfrm policy update` does.
   Result<PolicyIndex> add(PolicyConfig config, Timestamp now);
   Result<PolicyIndex> update(PolicyConfig config, Timestamp now);
   Result<void> remove(const PolicyId& id);
   std::size_t flush();
   const Policy* get(const PolicyId& id) const;
-  std::size_t size() const { return policies_.size(); }
+  std::size_t size() const { return by_id_.size(); }
+  // In the order the policies were added.
   template <class F>
   void for_each(F&& f) const {
-    for (const auto& p : policies_) f(*p);
+    for (const auto& [order, policy] : by_order_) f(static_cast<const Policy&>(*policy));
   }
 
-  // Packet path: the first policy in priority order whose selector matches, or nullptr.
-  Policy* lookup(PolicyDirection direction, const IpPacketInfo& packet) const;
+  // Packet path: the winning policy for `packet` in `direction`, or nullptr.
+  Policy* lookup(PolicyDirection direction, const IpPacketInfo& packet) const {
+    return classifier_.lookup(direction, packet);
+  }
+
+  // Packet path: whether any policy of `direction` is installed (the inbound check tells an
+  // SPD without IN and FWD policies from one whose policies do not match; docs/POLICY.md).
+  bool has_policies(PolicyDirection direction) const {
+    return counts_[static_cast<std::size_t>(direction)].load(std::memory_order_relaxed) != 0;
+  }
+
+  // The index, for tests and benchmarks (Stats, objects_built).
+  const PolicyClassifier& classifier() const { return classifier_; }
 
  private:
-  struct Snapshot {
-    std::array<std::vector<Policy*>, kPolicyDirectionCount> by_direction;
+  struct Entry {
+    std::unique_ptr<Policy> policy;
+    std::uint64_t order = 0;  // insertion order: the tie-break among equal priorities
   };
-  void publish();
-  // Position of the policy with `id` in policies_, or policies_.size().
-  std::size_t position(const PolicyId& id) const;
 
   QsbrDomain& domain_;
-  std::atomic<const Snapshot*> snapshot_;
-  // Control-thread list in insertion order (the tie-break among equal priorities).
-  std::vector<std::unique_ptr<Policy>> policies_;
+  PolicyClassifier classifier_;
+  std::unordered_map<PolicyId, Entry> by_id_;
+  std::map<std::uint64_t, Policy*> by_order_;
+  std::array<std::atomic<std::size_t>, kPolicyDirectionCount> counts_{};
+  std::uint64_t next_order_ = 0;
   std::uint32_t next_index_ = 1;
 };
 

@@ -97,5 +97,53 @@ TEST(TrafficSelector, FormatsLikeAHuman) {
   EXPECT_EQ(ts.to_string(), "198.18.0.0/24 -> 198.18.1.0/24 proto 6 dport 443");
 }
 
+TEST(TrafficSelector, MatchesAddressRanges) {
+  auto ts = selector("0.0.0.0/0", "198.18.1.0/24");
+  ts.set_source(*AddressRange::parse("198.18.0.10-198.18.0.20"));
+  EXPECT_EQ(ts.source.to_string(), "198.18.0.0/27") << "the covering prefix";
+  ASSERT_TRUE(ts.source_range.has_value());
+  EXPECT_TRUE(ts.validate().ok());
+  EXPECT_TRUE(ts.matches(packet("198.18.0.10", "198.18.1.9")));
+  EXPECT_TRUE(ts.matches(packet("198.18.0.20", "198.18.1.9")));
+  EXPECT_FALSE(ts.matches(packet("198.18.0.21", "198.18.1.9")))
+      << "inside the prefix, outside the range";
+  EXPECT_FALSE(ts.matches(packet("198.18.0.9", "198.18.1.9")));
+  EXPECT_EQ(ts.to_string(), "198.18.0.10-198.18.0.20 -> 198.18.1.0/24");
+  ts.set_destination(*AddressRange::parse("198.18.1.0-198.18.1.255"));
+  EXPECT_FALSE(ts.destination_range.has_value()) << "a range that is a prefix is kept as one";
+  EXPECT_EQ(ts, [] {
+    auto same = selector("0.0.0.0/0", "198.18.1.0/24");
+    same.set_source(*AddressRange::parse("198.18.0.10-198.18.0.20"));
+    return same;
+  }());
+}
+
+TEST(TrafficSelector, ValidationChecksRangesAgainstTheirPrefix) {
+  auto ts = selector("198.18.0.0/24", "198.18.1.0/24");
+  ts.source_range = *AddressRange::parse("198.18.0.10-198.18.0.20");
+  auto r = ts.validate();
+  ASSERT_FALSE(r.ok()) << "the prefix must be the range's covering prefix";
+  EXPECT_NE(r.error().message().find("198.18.0.0/27"), std::string::npos) << r.error().message();
+  ts.source = *IpPrefix::parse("198.18.0.0/27");
+  EXPECT_TRUE(ts.validate().ok());
+  ts.source_range = *AddressRange::parse("198.18.0.0-198.18.0.31");
+  r = ts.validate();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("give it as a prefix"), std::string::npos);
+  ts.source_range =
+      AddressRange{*IpAddress::parse("198.18.0.20"), *IpAddress::parse("198.18.0.10")};
+  EXPECT_FALSE(ts.validate().ok());
+}
+
+TEST(TrafficSelector, HashAgreesWithEquality) {
+  auto a = selector("198.18.0.0/24", "198.18.1.0/24");
+  auto b = a;
+  EXPECT_EQ(std::hash<TrafficSelector>{}(a), std::hash<TrafficSelector>{}(b));
+  b.set_source(*AddressRange::parse("198.18.0.1-198.18.0.2"));
+  EXPECT_NE(a, b);
+  b.protocol = ip_protocol::kTcp;
+  EXPECT_NE(std::hash<TrafficSelector>{}(a), std::hash<TrafficSelector>{}(b));
+}
+
 }  // namespace
 }  // namespace uipsec

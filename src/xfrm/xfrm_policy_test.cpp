@@ -166,6 +166,8 @@ const char* const kRealisticPolicies[] = {
     "src 0.0.0.0/0 dst 198.18.0.0/15 proto udp dport 500 dir out priority 10",
     "src 0.0.0.0/0 dst 0.0.0.0/0 proto icmp dir in action allow",
     "src ::/0 dst ::/0 proto ipv6-icmp code 3 dir fwd",
+    "src 198.18.0.1-198.18.0.9 dst 198.18.2.0/24 dir out action block",
+    "src 10.0.0.0/8 dst 198.18.1.10-198.18.1.20 proto tcp dport 22 dir in tmpl proto esp reqid 3",
 };
 
 TEST(XfrmPolicy, CanonicalArgumentsAndTheListingParseBack) {
@@ -227,6 +229,42 @@ TEST(XfrmPolicy, AnyIcmpTypeOrCode) {
   EXPECT_EQ(format_policy(info),
             "src 0.0.0.0/0 dst 0.0.0.0/0 proto icmp\n"
             "\tdir in priority 0 ptype main\n");
+}
+
+TEST(XfrmPolicy, AddressRangesAreAUipsecExtension) {
+  const PolicyConfig p = ok_policy("src 198.18.0.1-198.18.0.9 dst 198.18.1.0/24 dir out");
+  ASSERT_TRUE(p.selector.source_range.has_value());
+  EXPECT_EQ(p.selector.source_range->to_string(), "198.18.0.1-198.18.0.9");
+  EXPECT_EQ(p.selector.source.to_string(), "198.18.0.0/28") << "the covering prefix";
+  EXPECT_TRUE(p.selector.validate().ok());
+  PolicyInfo info;
+  info.config = p;
+  EXPECT_EQ(format_policy(info),
+            "src 198.18.0.1-198.18.0.9 dst 198.18.1.0/24\n"
+            "\tdir out priority 0 ptype main\n");
+  const PolicyConfig v6 = ok_policy("dst 2001:db8::1-2001:db8::ff dir fwd");
+  EXPECT_EQ(v6.selector.source.to_string(), "::/0");
+  EXPECT_EQ(v6.selector.destination_range->to_string(), "2001:db8::1-2001:db8::ff");
+  const PolicyConfig exact = ok_policy("src 198.18.0.0-198.18.0.255 dir out");
+  EXPECT_FALSE(exact.selector.source_range.has_value()) << "a range that is a prefix is one";
+  EXPECT_EQ(exact.selector.source.to_string(), "198.18.0.0/24");
+  EXPECT_EQ(exact.id(), ok_policy("src 198.18.0.0/24 dir out").id());
+  auto id = parse_policy_id(
+      argument_views(*split_arguments("src 198.18.0.1-198.18.0.9 dst 198.18.1.0/24 dir out")));
+  ASSERT_TRUE(id.ok()) << id.error().message();
+  EXPECT_EQ(*id, p.id());
+}
+
+TEST(XfrmPolicy, AddressRangeErrors) {
+  EXPECT_EQ(policy_error("src 198.18.0.9-198.18.0.1 dir out"),
+            "src: address range 198.18.0.9-198.18.0.1 is empty (first > last)");
+  EXPECT_EQ(policy_error("src 198.18.0.1-2001:db8::1 dir out"),
+            "src: address range 198.18.0.1-2001:db8::1 mixes IPv4 and IPv6");
+  EXPECT_EQ(policy_error("dst 198.18.0.1-bogus dir out"),
+            "dst: expected an IPv4 or IPv6 address, got 'bogus'");
+  EXPECT_EQ(policy_error("src 198.18.0.1-198.18.0.9 dst 2001:db8::/32 dir out"),
+            "selector: source 198.18.0.0/28 and destination 2001:db8::/32 are of different "
+            "address families");
 }
 
 TEST(XfrmPolicy, PortRangesFromElsewherePrintAsRanges) {

@@ -43,9 +43,9 @@ Result<void> SelectorBuilder::take(std::string_view keyword, ArgumentReader& rea
   if (keyword == "src" || keyword == "dst") {
     auto& slot = keyword == "src" ? source_ : destination_;
     UIPSEC_TRY(duplicate(slot.has_value()));
-    auto prefix = read_prefix(reader, name);
-    if (!prefix) return prefix.error();
-    slot = *prefix;
+    auto side = read_side(name, reader);
+    if (!side) return side.error();
+    slot = *side;
     return {};
   }
   if (keyword == "proto") {
@@ -88,6 +88,27 @@ Result<void> SelectorBuilder::take(std::string_view keyword, ArgumentReader& rea
   return error("'" + std::string(keyword) + "' is not a selector word");
 }
 
+Result<SelectorBuilder::Side> SelectorBuilder::read_side(const std::string& name,
+                                                         ArgumentReader& reader) const {
+  // A range has a '-' between two addresses; neither IPv4 nor IPv6 addresses contain one.
+  if (reader.at_end() || reader.peek().find('-') == std::string_view::npos) {
+    auto prefix = read_prefix(reader, name);
+    if (!prefix) return prefix.error();
+    return Side{*prefix, std::nullopt};
+  }
+  auto text = reader.value(name, "an address range FIRST-LAST");
+  if (!text) return text.error();
+  // IpAddress::parse would stop at a NUL and accept what comes before it.
+  auto range = text->find('\0') == std::string_view::npos
+                   ? AddressRange::parse(*text)
+                   : Result<AddressRange>(
+                         Error("expected an address range FIRST-LAST, got " + quote(*text)));
+  if (!range) return Error(name + ": " + range.error().message());
+  TrafficSelector scratch;
+  scratch.set_source(*range);
+  return Side{scratch.source, scratch.source_range};
+}
+
 Result<TrafficSelector> SelectorBuilder::build(IpFamily family) const {
   if (source_) {
     family = source_->family();
@@ -95,8 +116,14 @@ Result<TrafficSelector> SelectorBuilder::build(IpFamily family) const {
     family = destination_->family();
   }
   TrafficSelector selector = TrafficSelector::any(family);
-  if (source_) selector.source = *source_;
-  if (destination_) selector.destination = *destination_;
+  if (source_) {
+    selector.source = source_->prefix;
+    selector.source_range = source_->range;
+  }
+  if (destination_) {
+    selector.destination = destination_->prefix;
+    selector.destination_range = destination_->range;
+  }
   selector.protocol = protocol_.value_or(0);
   const std::string proto_text =
       protocol_ ? ", got proto " + protocol_name(*protocol_) : ", got no proto";
@@ -126,8 +153,11 @@ std::string format_selector(const TrafficSelector& selector) {
 }
 
 void append_selector_arguments(const TrafficSelector& selector, std::vector<std::string>& out) {
-  out.insert(out.end(),
-             {"src", selector.source.to_string(), "dst", selector.destination.to_string()});
+  auto side = [](const IpPrefix& prefix, const std::optional<AddressRange>& range) {
+    return range ? range->to_string() : prefix.to_string();
+  };
+  out.insert(out.end(), {"src", side(selector.source, selector.source_range), "dst",
+                         side(selector.destination, selector.destination_range)});
   if (selector.protocol != 0) out.insert(out.end(), {"proto", protocol_name(selector.protocol)});
   const bool icmp = is_icmp(selector.protocol);
   if (!selector.source_ports.is_any()) {

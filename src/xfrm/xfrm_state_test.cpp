@@ -214,6 +214,18 @@ TEST(XfrmState, Selectors) {
   EXPECT_EQ(tunnel.selector->family(), IpFamily::kV6) << "tunnel mode may carry another family";
   EXPECT_EQ(tunnel.selector->destination.to_string(), "::/0");
   EXPECT_TRUE(tunnel.selector->destination_ports.is_any()) << "port 0 is any, as on Linux";
+
+  const SaConfig ranged = ok_state(
+      "src 198.18.0.1 dst 198.18.0.2 proto esp spi 0x1000 mode tunnel aead rfc4106(gcm(aes)) "
+      "GCMKEY 128 sel src 198.18.10.5-198.18.10.9 dst 198.18.20.0/24");
+  ASSERT_TRUE(ranged.selector->source_range.has_value()) << "uipsec's range extension";
+  EXPECT_EQ(ranged.selector->source_range->to_string(), "198.18.10.5-198.18.10.9");
+  EXPECT_EQ(ranged.selector->source.to_string(), "198.18.10.0/28");
+  SaInfo info;
+  info.config = ranged;
+  const std::string listed = format_state(info, false);
+  EXPECT_NE(listed.find("sel src 198.18.10.5-198.18.10.9 dst 198.18.20.0/24"), std::string::npos)
+      << listed;
 }
 
 TEST(XfrmState, SelectorErrors) {
