@@ -66,6 +66,10 @@ struct Statistics {
   std::uint64_t bypassed = 0;
   std::uint64_t ike = 0;
   std::uint64_t events_lost = 0;
+  // Outbound packets kept while an acquire was pending, and those of them sent once the SA came
+  // (the others are counted in drops: acquire-expired, or what their policy became).
+  std::uint64_t held = 0;
+  std::uint64_t released = 0;
   std::uint64_t sa_count = 0;
   std::uint64_t policy_count = 0;
   // Counters of the OS seams, by name ("tun.tx_queue_full", "socket.rx_kernel_drops"): packets

@@ -158,6 +158,8 @@ Result<Statistics> LocalBackend::statistics() {
     s.bypassed += w->bypassed.get();
     s.ike += w->ike.get();
     s.events_lost += w->events_lost.get();
+    s.held += w->held.get();
+    s.released += w->released.get();
   }
   s.sa_count = sad_.size();
   s.policy_count = spd_.size();

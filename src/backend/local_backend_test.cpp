@@ -137,6 +137,9 @@ TEST_F(LocalBackendTest, StatisticsSumEveryWorker) {
   worker1_.drops.count(DropReason::kReplayDuplicate);
   worker0_.sealed.add(10);
   worker1_.opened.add(5);
+  worker0_.held.add(4);
+  worker1_.held.add(2);
+  worker1_.released.add(3);
   ASSERT_TRUE(backend_.add_sa(test::sa_config("198.18.0.1", "198.18.0.2", 0x1234)).ok());
   auto s = backend_.statistics();
   ASSERT_TRUE(s.ok());
@@ -144,6 +147,8 @@ TEST_F(LocalBackendTest, StatisticsSumEveryWorker) {
   EXPECT_EQ(s->drops[static_cast<std::size_t>(DropReason::kReplayDuplicate)], 1u);
   EXPECT_EQ(s->sealed, 10u);
   EXPECT_EQ(s->opened, 5u);
+  EXPECT_EQ(s->held, 6u);
+  EXPECT_EQ(s->released, 3u);
   EXPECT_EQ(s->sa_count, 1u);
 }
 

@@ -147,7 +147,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   p->socket = std::move(*socket);
 
   // 3. Data plane.
-  p->sad = std::make_unique<SaDatabase>(p->domain, 1);
+  p->sad = std::make_unique<SaDatabase>(p->domain, 1, config.sequence_margin);
   p->spd = std::make_unique<PolicyDatabase>(p->domain);
   p->events = std::make_unique<EventQueue>(1024);
   p->dataplane.reset(new Dataplane{*p->sad, *p->spd, *p->events});

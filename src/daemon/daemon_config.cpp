@@ -12,9 +12,9 @@ namespace uipsec {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> kUipsecKeys = {
+constexpr std::array<std::string_view, 8> kUipsecKeys = {
     "nat_t_port", "control_socket", "replay_window", "spi_min",
-    "spi_max",    "socket_buffer",  "buffers"};
+    "spi_max",    "socket_buffer",  "buffers",       "sequence_margin"};
 constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
 constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
 constexpr std::array<std::string_view, 3> kRoutesKeys = {"manage", "table", "priority"};
@@ -106,6 +106,10 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   auto buffers = u->get_uint("buffers", 2 * kMaxBatch, 65536, c.packet_buffers);
   if (!buffers) return buffers.error();
   c.packet_buffers = static_cast<std::uint32_t>(*buffers);
+  // Up to the whole 32-bit space: such a margin raises the soft expire at an SA's first packet.
+  auto margin = u->get_uint("sequence_margin", 0, 0xffffffff, c.sequence_margin);
+  if (!margin) return margin.error();
+  c.sequence_margin = *margin;
 
   UIPSEC_TRY(load_declared(u->find_section("states"), c.states,
                            [&](std::span<const std::string_view> args) -> Result<SaConfig> {

@@ -12,6 +12,7 @@
 #include "packet/packet_batch.hpp"
 #include "policy/policy.hpp"
 #include "sa/sa_config.hpp"
+#include "sa/security_association.hpp"
 #include "settings/settings.hpp"
 
 namespace uipsec {
@@ -52,6 +53,9 @@ struct DaemonConfig {
   std::uint32_t socket_buffer = 4u << 20;
   // uipsec.buffers: packet buffers per worker (the memory budget: buffers x buffer size)
   std::uint32_t packet_buffers = 512;
+  // uipsec.sequence_margin: an SA raises its soft expire when at most this many outbound
+  // sequence numbers are left (0: never; see kDefaultSequenceMargin)
+  std::uint64_t sequence_margin = kDefaultSequenceMargin;
 
   // uipsec.states.NAME / uipsec.policies.NAME, in `ip xfrm` syntax
   std::vector<Declared<SaConfig>> states;

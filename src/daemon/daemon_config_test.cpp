@@ -23,6 +23,7 @@ TEST(DaemonConfig, EmptyFileMeansDefaults) {
   EXPECT_EQ(c->nat_t_port, 4500);
   EXPECT_EQ(c->control_socket, "/run/uipsec/uipsec.ctl");
   EXPECT_EQ(c->replay_window, 32u);
+  EXPECT_EQ(c->sequence_margin, std::uint64_t{1} << 24);
 }
 
 TEST(DaemonConfig, ReadsEveryKey) {
@@ -44,6 +45,7 @@ TEST(DaemonConfig, ReadsEveryKey) {
   spi_max = 0x1fff
   socket_buffer = 8m
   buffers = 1024
+  sequence_margin = 0x100000
 })");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->tun_name, "tun-a");
@@ -58,6 +60,17 @@ TEST(DaemonConfig, ReadsEveryKey) {
   EXPECT_EQ(c->spi_range.max, 0x1fffu);
   EXPECT_EQ(c->socket_buffer, 8u << 20);
   EXPECT_EQ(c->packet_buffers, 1024u);
+  EXPECT_EQ(c->sequence_margin, 0x100000u);
+}
+
+TEST(DaemonConfig, SequenceMarginZeroTurnsItOffAndTooLargeIsRefused) {
+  auto off = load("uipsec {\n  sequence_margin = 0\n}\n");
+  ASSERT_TRUE(off.ok()) << off.error().message();
+  EXPECT_EQ(off->sequence_margin, 0u);
+  auto big = load("uipsec {\n  sequence_margin = 0x100000000\n}\n");
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.error().message().find("uipsec.conf:2: uipsec.sequence_margin"), std::string::npos)
+      << big.error().message();
 }
 
 TEST(DaemonConfig, ErrorsNameFileLineAndKey) {

@@ -3,12 +3,30 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "base/unique_fd.hpp"
 
 namespace uipsec {
+
+namespace {
+
+AcquireHold::Limits hold_limits(const Worker::Options& o) {
+  AcquireHold::Limits limits;
+  limits.per_policy = o.held_per_policy;
+  const std::size_t share =
+      o.held_total != 0 ? o.held_total : std::min<std::size_t>(64, o.packet_buffers / 8);
+  limits.total = o.held_per_policy == 0 ? 0 : std::min({share, o.packet_buffers / 2, kMaxBatch});
+  limits.timeout_ns = o.hold_timeout_ns;
+  return limits;
+}
+
+// How long run() sleeps at most while packets are held.
+constexpr int kHoldRecheckMs = static_cast<int>(OutboundPath::kHoldRecheckNs / 1'000'000);
+
+}  // namespace
 
 Worker::Worker(Dataplane& dataplane, std::size_t index, TunDevice& tun, DatagramSocket& socket,
                QsbrDomain& domain, EventFd& wake_control, IkeNoticeQueue& ike_notices,
@@ -20,9 +38,19 @@ Worker::Worker(Dataplane& dataplane, std::size_t index, TunDevice& tun, Datagram
       wake_control_(wake_control),
       ike_notices_(ike_notices),
       clock_(clock),
-      outbound_(dataplane, index, counters_),
+      hold_(hold_limits(options)),
+      outbound_(dataplane, index, counters_, &hold_),
       inbound_(dataplane, index, counters_),
-      pool_(options.packet_buffers, options.buffer_capacity) {}
+      pool_(options.packet_buffers, options.buffer_capacity) {
+  // Made here, not in run(): stop() may come from another thread before or while run() starts,
+  // and must find the descriptor it signals already in place (never written again).
+  auto stop_fd = EventFd::create();
+  if (stop_fd) {
+    stop_ = std::make_unique<EventFd>(std::move(*stop_fd));
+  } else {
+    stop_error_ = stop_fd.error();
+  }
+}
 
 Worker::~Worker() = default;
 
@@ -35,10 +63,9 @@ void Worker::release(PacketBatch& batch) {
   batch.clear();
 }
 
-bool Worker::outbound_batch(Timestamp now) {
-  batch_.clear();
-  if (tun_.read_batch(pool_, batch_) == 0) return false;
-  outbound_.process(batch_, now);
+// Sends the ESP packets of an outbound batch in one send_batch and gives every buffer back to
+// the pool, except those the path put in the hold.
+void Worker::send_outbound() {
   // Compact the ESP packets to the front of a span for one send.
   std::array<PacketBuffer*, kMaxBatch> out;
   std::size_t n = 0;
@@ -52,7 +79,24 @@ bool Worker::outbound_batch(Timestamp now) {
     }
   }
   if (n > 0) socket_.send_batch(std::span<PacketBuffer* const>(out.data(), n));
-  release(batch_);
+  for (std::size_t i = 0; i < batch_.size; ++i) {
+    if (batch_.verdicts[i].disposition != Disposition::kHold) pool_.release(batch_.packets[i]);
+  }
+  batch_.clear();
+}
+
+bool Worker::release_held(Timestamp now) {
+  batch_.clear();
+  if (outbound_.release_held(batch_, now) == 0) return false;
+  send_outbound();
+  return true;
+}
+
+bool Worker::outbound_batch(Timestamp now) {
+  batch_.clear();
+  if (tun_.read_batch(pool_, batch_) == 0) return false;
+  outbound_.process(batch_, now);
+  send_outbound();
   return true;
 }
 
@@ -89,12 +133,14 @@ void Worker::wake_control_if_needed(bool ike_noticed) {
 
 bool Worker::poll_once() {
   const Timestamp now = clock_.now();
+  // Held packets first, so that they leave before later packets of their flow.
+  const bool released = release_held(now);
   // Bounded work per pass: one batch each way, then the other seam gets its turn.
   const bool sent = outbound_batch(now);
-  if (sent) wake_control_if_needed(false);
+  if (released || sent) wake_control_if_needed(false);
   const bool received = inbound_batch(now);
   reader_->quiescent();
-  return sent || received;
+  return released || sent || received;
 }
 
 void Worker::stop() {
@@ -103,9 +149,7 @@ void Worker::stop() {
 }
 
 Result<void> Worker::run() {
-  auto stop_fd = EventFd::create();
-  if (!stop_fd) return stop_fd.error();
-  stop_ = std::make_unique<EventFd>(std::move(*stop_fd));
+  if (!stop_) return *stop_error_;
   UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll.valid()) return Error(std::string("worker: epoll_create1: ") + std::strerror(errno));
   for (int fd : {tun_.fd(), socket_.fd(), stop_->fd()}) {
@@ -121,13 +165,15 @@ Result<void> Worker::run() {
   while (!stopping_.load(std::memory_order_relaxed)) {
     // Offline while asleep: the control thread may free retired tables meanwhile.
     reader_->offline();
-    const int n = epoll_wait(epoll.get(), events, 4, -1);
+    // Held packets must leave or expire although nothing else happens: wake up for them.
+    const int n = epoll_wait(epoll.get(), events, 4, outbound_.holding() ? kHoldRecheckMs : -1);
     reader_->online();
     if (n < 0) {
       if (errno == EINTR) continue;
       return Error(std::string("worker: epoll_wait: ") + std::strerror(errno));
     }
-    // Keep going while either seam still has data, one batch each way per turn.
+    // Keep going while either seam still has data, one batch each way per turn. (After a
+    // timeout, n == 0, the pass retries the held packets.)
     while (!stopping_.load(std::memory_order_relaxed) && poll_once()) {
     }
   }

@@ -2,16 +2,21 @@
 // packet path, and owns the packet buffers in between.
 //
 // Flow of one pass (poll_once):
+//   0. packets held for an acquire (AcquireHold), if any, when the SA database changed or every
+//      10 ms: OutboundPath::release_held -> those whose SA came to the socket in one send_batch,
+//      in the order they came; those that waited too long (or whose policy went) are counted drops
 //   1. TUN device readable: read a batch (TunDevice::read_batch) -> OutboundPath::process ->
 //      the ESP packets to the socket in one send_batch; BYPASS matches cannot leave through the
-//      TUN device and are counted (kBypassViaTun)
+//      TUN device and are counted (kBypassViaTun); packets for a PROTECT policy without an SA
+//      stay in the hold (a few per policy), the rest go back to the pool
 //   2. socket readable: receive a batch (DatagramSocket::receive_batch) -> InboundPath::process
 //      -> the decrypted packets into the TUN device in one write_batch; IKE datagrams are
 //      reported to the control thread (a bounded queue of notices) and dropped until an IKE
 //      daemon takes them
 //   3. every buffer goes back to the pool; the thread passes a QSBR quiescent point
 //   4. if the packet path queued events, wake the control thread
-// run() blocks in epoll_wait, QSBR-offline, while neither seam has anything: no busy polling.
+// run() blocks in epoll_wait, QSBR-offline, while neither seam has anything: no busy polling
+// (while packets are held it wakes every 10 ms until they have left).
 //
 // Owner: the worker's own thread; stop() and the counters may be used from any thread.
 #pragma once
@@ -19,10 +24,12 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <optional>
 
 #include "base/bounded_queue.hpp"
 #include "base/clock.hpp"
 #include "base/qsbr.hpp"
+#include "dataplane/acquire_hold.hpp"
 #include "dataplane/inbound_path.hpp"
 #include "dataplane/outbound_path.hpp"
 #include "io/datagram_socket.hpp"
@@ -47,6 +54,19 @@ class Worker {
     // packet or a jumbo ESP datagram, plus head- and tailroom. Memory: count x capacity.
     std::size_t packet_buffers = 256;
     std::size_t buffer_capacity = kPacketHeadroom + 16384 + kPacketTailroom;
+    // Packets held while an acquire is pending (AcquireHold):
+    // - per policy: 4 — the packets that open a flow (a TCP SYN and its first retransmission, a
+    //   DNS query and its AAAA twin, the first pings), not a queue. Linux keeps up to 100 per
+    //   policy, but only with net.core.xfrm_larval_drop=0 (its default, 1, drops them all, as
+    //   strongSwan's libipsec does); each of ours pins a pool buffer.
+    // - in all: 0 means packet_buffers / 8, at most 64 (so 64 of the default 512); any value is
+    //   capped at packet_buffers / 2 and at one batch (128), so held packets never starve the
+    //   reads. 0 per policy turns holding off (kNoSa drops, as before).
+    // - for 1 s: the acquire interval (one acquire per policy per hold), and TCP's initial
+    //   retransmission timeout (RFC 6298): an older packet would arrive after its own retransmit.
+    std::size_t held_per_policy = 4;
+    std::size_t held_total = 0;
+    std::int64_t hold_timeout_ns = 1'000'000'000;
   };
 
   // Everything referenced must outlive the worker. `wake_control` is signalled when the packet
@@ -71,9 +91,12 @@ class Worker {
 
   const WorkerCounters& counters() const { return counters_; }
   const PacketPool& pool() const { return pool_; }
+  const AcquireHold& hold() const { return hold_; }
 
  private:
+  bool release_held(Timestamp now);
   bool outbound_batch(Timestamp now);
+  void send_outbound();
   bool inbound_batch(Timestamp now);
   void release(PacketBatch& batch);
   void wake_control_if_needed(bool ike_noticed);
@@ -86,12 +109,15 @@ class Worker {
   IkeNoticeQueue& ike_notices_;
   const Clock& clock_;
   WorkerCounters counters_;
+  AcquireHold hold_;
   OutboundPath outbound_;
   InboundPath inbound_;
   PacketPool pool_;
   PacketBatch batch_;
   std::unique_ptr<QsbrReader> reader_;
+  // Set once by the constructor; null only if eventfd failed (stop_error_ says why; run() fails).
   std::unique_ptr<EventFd> stop_;
+  std::optional<Error> stop_error_;
   std::atomic<bool> stopping_{false};
 };
 

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "dataplane/dataplane_test_support.hpp"
 #include "io/fake_datagram_socket.hpp"
 #include "io/fake_tun.hpp"
@@ -137,6 +140,136 @@ TEST_F(WorkerTest, RunSleepsUntilWorkArrivesAndStops) {
   worker_.stop();
   thread.join();
   EXPECT_EQ(worker_.counters().sealed.get(), 1u);
+}
+
+// Packets for a PROTECT policy whose SA is missing wait in the worker's hold: 3 per policy, 4 in
+// all, for 1 s. The host starts without its outbound SA (0x1001).
+class WorkerHoldTest : public WorkerTest {
+ protected:
+  static Worker::Options options() {
+    Worker::Options o{16, kLargeBufferCapacity};
+    o.held_per_policy = 3;
+    o.held_total = 4;
+    o.hold_timeout_ns = 1'000'000'000;
+    return o;
+  }
+  void SetUp() override {
+    WorkerTest::SetUp();
+    ASSERT_TRUE(host_.sad.remove(outbound_sa_.id()).ok());
+    hold_worker_.attach_reader();
+  }
+  // The i-th packet of one flow; its payload bytes are `i`.
+  static std::vector<std::uint8_t> flow(std::uint8_t i) {
+    return udp_packet("198.18.10.1", "198.18.20.1", 1000, 53, 100, i);
+  }
+  // What the peer makes of the ESP datagrams the worker sent: the inner packets, in order.
+  std::vector<std::vector<std::uint8_t>> opened_by_peer() {
+    std::vector<std::vector<std::uint8_t>> inner;
+    for (const FakeDatagram& d : socket_.take_sent()) {
+      PacketBuffer* p = pool_.acquire();
+      p->assign(d.bytes);
+      p->meta.encapsulation = Encapsulation::kEspInUdp;
+      p->meta.local = d.to;
+      p->meta.remote = d.from;
+      std::vector<PacketBuffer*> batch{p};
+      EXPECT_EQ(peer_.receive(batch, now_)[0], Verdict::deliver_to_tun());
+      inner.emplace_back(p->data(), p->data() + p->size());
+      pool_.release(p);
+    }
+    return inner;
+  }
+
+  SaConfig outbound_sa_ = test::sa_config("198.18.0.1", "198.18.0.2", 0x1001);
+  Worker hold_worker_{host_.dataplane, 0,        tun_,   socket_,  host_.domain,
+                      wake_,           notices_, clock_, options()};
+};
+
+TEST_F(WorkerHoldTest, HeldPacketsLeaveInOrderWhenTheSaComes) {
+  for (std::uint8_t i = 1; i <= 3; ++i) tun_.inject(flow(i));
+  EXPECT_TRUE(hold_worker_.poll_once());
+  EXPECT_TRUE(socket_.take_sent().empty());
+  EXPECT_EQ(hold_worker_.hold().size(), 3u);
+  EXPECT_EQ(hold_worker_.counters().held.get(), 3u);
+  EXPECT_EQ(hold_worker_.pool().available(), 13u) << "held packets keep their buffers";
+  IpsecEvent e;
+  ASSERT_TRUE(host_.events.try_pop(e));
+  EXPECT_TRUE(std::holds_alternative<AcquireEvent>(e));
+
+  EXPECT_FALSE(hold_worker_.poll_once()) << "no SA yet, no new traffic: nothing to do";
+
+  ASSERT_TRUE(host_.sad.add(outbound_sa_, now_).ok());
+  tun_.inject(flow(4));  // arrives in the same pass, after the held ones
+  EXPECT_TRUE(hold_worker_.poll_once());
+  EXPECT_EQ(opened_by_peer(),
+            (std::vector<std::vector<std::uint8_t>>{flow(1), flow(2), flow(3), flow(4)}));
+  EXPECT_EQ(hold_worker_.counters().released.get(), 3u);
+  EXPECT_EQ(hold_worker_.counters().drops.total(), 0u);
+  EXPECT_EQ(hold_worker_.pool().available(), 16u);
+  EXPECT_EQ(hold_worker_.hold().size(), 0u);
+}
+
+TEST_F(WorkerHoldTest, PacketsBeyondThePolicysShareAreCountedDrops) {
+  for (std::uint8_t i = 1; i <= 5; ++i) tun_.inject(flow(i));
+  hold_worker_.poll_once();
+  EXPECT_EQ(hold_worker_.hold().size(), 3u);
+  EXPECT_EQ(hold_worker_.counters().drops.get(DropReason::kNoSa), 2u);
+  EXPECT_EQ(hold_worker_.pool().available(), 13u);
+
+  ASSERT_TRUE(host_.sad.add(outbound_sa_, now_).ok());
+  hold_worker_.poll_once();
+  EXPECT_EQ(opened_by_peer(), (std::vector<std::vector<std::uint8_t>>{flow(1), flow(2), flow(3)}));
+}
+
+TEST_F(WorkerHoldTest, HeldPacketsExpireAfterTheTimeout) {
+  tun_.inject(flow(1));
+  tun_.inject(flow(2));
+  hold_worker_.poll_once();
+  clock_.advance_seconds(1);  // the worker's clock: no sleeping
+  EXPECT_TRUE(hold_worker_.poll_once());
+  EXPECT_EQ(hold_worker_.counters().drops.get(DropReason::kAcquireExpired), 2u);
+  EXPECT_EQ(hold_worker_.hold().size(), 0u);
+  EXPECT_EQ(hold_worker_.pool().available(), 16u);
+
+  ASSERT_TRUE(host_.sad.add(outbound_sa_, now_).ok());
+  EXPECT_FALSE(hold_worker_.poll_once());
+  EXPECT_TRUE(socket_.take_sent().empty()) << "an expired packet is gone for good";
+  EXPECT_EQ(hold_worker_.counters().released.get(), 0u);
+}
+
+TEST_F(WorkerHoldTest, HoldingLimitsFollowThePool) {
+  auto limits = [&](Worker::Options o) {
+    Worker w(host_.dataplane, 0, tun_, socket_, host_.domain, wake_, notices_, clock_, o);
+    return w.hold().limits();
+  };
+  EXPECT_EQ(limits(Worker::Options{512, 2048}).total, 64u) << "an eighth of the pool, at most 64";
+  EXPECT_EQ(limits(Worker::Options{256, 2048}).total, 32u);
+  EXPECT_EQ(limits(Worker::Options{512, 2048}).per_policy, 4u);
+  EXPECT_EQ(limits(Worker::Options{512, 2048}).timeout_ns, 1'000'000'000);
+  Worker::Options big{16, 2048};
+  big.held_total = 100;
+  EXPECT_EQ(limits(big).total, 8u) << "never more than half the pool";
+  Worker::Options off{512, 2048};
+  off.held_per_policy = 0;
+  EXPECT_EQ(limits(off).total, 0u);
+}
+
+TEST_F(WorkerHoldTest, RunReleasesHeldPacketsWithoutNewTraffic) {
+  std::thread thread([&] { ASSERT_TRUE(hold_worker_.run().ok()); });
+  tun_.inject(flow(1));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (hold_worker_.counters().held.get() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(host_.sad.add(outbound_sa_, now_).ok());  // this thread is the control thread
+  // The worker wakes up by itself while it holds packets (no traffic, no signal).
+  while (hold_worker_.counters().released.get() == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  hold_worker_.stop();
+  thread.join();
+  EXPECT_EQ(hold_worker_.counters().released.get(), 1u);
+  EXPECT_EQ(opened_by_peer(), std::vector<std::vector<std::uint8_t>>{flow(1)});
 }
 
 }  // namespace

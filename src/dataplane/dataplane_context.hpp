@@ -39,6 +39,8 @@ struct WorkerCounters {
   OwnedCounter opened;       // ESP packets authenticated and decrypted
   OwnedCounter bypassed;     // outbound packets a BYPASS policy let through
   OwnedCounter ike;          // non-ESP-marker datagrams (IKE)
+  OwnedCounter held;         // outbound packets kept while an acquire was pending (AcquireHold)
+  OwnedCounter released;     // held packets sealed and sent once their SA came
 };
 
 }  // namespace uipsec

@@ -185,12 +185,44 @@ TEST_F(TunnelTest, OutboundSequenceNeverWraps) {
   EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 40)).reason,
             DropReason::kSequenceExhausted);
   const auto events = a_.drain_events();
-  ASSERT_EQ(events.size(), 1u);
-  const auto& expire = std::get<ExpireEvent>(events[0]);
+  ASSERT_EQ(events.size(), 2u) << "soft (inside the sequence margin), then hard";
+  EXPECT_FALSE(std::get<ExpireEvent>(events[0]).hard);
+  const auto& expire = std::get<ExpireEvent>(events[1]);
   EXPECT_TRUE(expire.hard);
   EXPECT_EQ(expire.sa, sa.id());
   EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 40)).reason,
             DropReason::kSaExpired);
+}
+
+TEST_F(TunnelTest, SoftExpireAtTheSequenceMarginThenHardAtExhaustion) {
+  a_.sad.set_sequence_margin(2);
+  auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x1001);
+  sa.outbound_sequence = 0xffffffffu - 4;  // 4 numbers left
+  sa.inbound_sequence = sa.outbound_sequence;
+  add_sa(sa);
+  std::vector<std::size_t> events_per_packet;
+  std::vector<IpsecEvent> events;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 40)),
+              Verdict::deliver_to_tun())
+        << "every number up to 2^32 - 1 is used";
+    const auto raised = a_.drain_events();
+    events_per_packet.push_back(raised.size());
+    events.insert(events.end(), raised.begin(), raised.end());
+  }
+  EXPECT_EQ(events_per_packet, (std::vector<std::size_t>{0, 1, 0, 0}))
+      << "soft when 2 numbers are left (after 2^32 - 3), once";
+  EXPECT_EQ(through(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 40)).reason,
+            DropReason::kSequenceExhausted);
+  const auto hard = a_.drain_events();
+  events.insert(events.end(), hard.begin(), hard.end());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(std::get<ExpireEvent>(events[0]).sa, sa.id());
+  EXPECT_FALSE(std::get<ExpireEvent>(events[0]).hard);
+  EXPECT_EQ(std::get<ExpireEvent>(events[1]).sa, sa.id());
+  EXPECT_TRUE(std::get<ExpireEvent>(events[1]).hard);
+  EXPECT_TRUE(a_.sad.get(sa.id())->hard_expired());
+  EXPECT_EQ(a_.counters.drops.get(DropReason::kSequenceExhausted), 1u);
 }
 
 TEST_F(TunnelTest, PoliciesDecideBeforeAnySa) {

@@ -112,6 +112,61 @@ TEST_P(NoAllocation, SealingAndOpeningBatchesAllocatesNothing) {
   }
 }
 
+// Holding packets for an acquire, looking them up again and releasing them once the SA came
+// allocates nothing either (the hold's storage is reserved when it is made).
+TEST(NoAllocationHold, HoldingAndReleasingAllocatesNothing) {
+#ifndef UIPSEC_COUNT_NEW
+  GTEST_SKIP() << "sanitizer builds bring their own allocator";
+#endif
+  Host a{"198.18.0.1"};
+  Timestamp now = Timestamp::from_seconds(10);
+  ASSERT_TRUE(
+      a.spd.add(test::protect("198.18.10.0/24", "198.18.20.0/24", "198.18.0.1", "198.18.0.2"), now)
+          .ok());
+  AcquireHold hold(AcquireHold::Limits{4, 64, 1'000'000'000});
+  OutboundPath path(a.dataplane, 0, a.counters, &hold);
+  PacketPool pool(8);
+  const auto inner = test::udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 1300);
+  PacketBatch batch, out;
+  auto hold_four = [&] {
+    batch.clear();
+    for (int i = 0; i < 4; ++i) {
+      PacketBuffer* p = pool.acquire();
+      p->assign(inner);
+      batch.push(p);
+    }
+    path.process(batch, now);
+    a.reader->quiescent();
+  };
+  hold_four();  // warm-up: the first acquire event, lazy initialisation
+  now = now.plus_seconds(1);
+  out.clear();
+  path.release_held(out, now);  // they expire
+  for (std::size_t i = 0; i < out.size; ++i) pool.release(out.packets[i]);
+  a.drain_events();
+
+  long before = allocations();
+  hold_four();
+  now = Timestamp::from_nanoseconds(now.nanoseconds() + OutboundPath::kHoldRecheckNs);
+  out.clear();
+  path.release_held(out, now);  // looked up again, still waiting
+  EXPECT_EQ(allocations() - before, 0) << "holding and rechecking";
+  EXPECT_EQ(hold.size(), 4u);
+  EXPECT_EQ(out.size, 0u);
+
+  ASSERT_TRUE(a.sad.add(test::sa_config("198.18.0.1", "198.18.0.2", 0x1001), now).ok());
+  out.clear();
+  before = allocations();
+  path.release_held(out, now);
+  a.reader->quiescent();
+  EXPECT_EQ(allocations() - before, 0) << "releasing";
+  ASSERT_EQ(out.size, 4u);
+  for (std::size_t i = 0; i < out.size; ++i) {
+    EXPECT_EQ(out.verdicts[i], Verdict::send_to_peer());
+    pool.release(out.packets[i]);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllAlgorithms, NoAllocation, ::testing::ValuesIn(test::all_suites()),
                          [](const auto& param_info) {
                            std::string n = param_info.param.name;

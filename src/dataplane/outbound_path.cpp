@@ -1,5 +1,7 @@
 #include "dataplane/outbound_path.hpp"
 
+#include <cassert>
+
 #include "dataplane/event_reporting.hpp"
 #include "esp/esp_encapsulation.hpp"
 #include "wire/ip_packet.hpp"
@@ -27,22 +29,51 @@ TrafficSelector selector_of(const IpPacketInfo& packet) {
 
 void OutboundPath::process(PacketBatch& batch, Timestamp now) {
   for (std::size_t i = 0; i < batch.size; ++i) {
-    const Verdict v = process_one(*batch.packets[i], now);
+    const Verdict v = process_one(*batch.packets[i], now, /*first=*/true, nullptr);
     batch.verdicts[i] = v;
     if (v.dropped()) counters_.drops.count(v.reason);
   }
 }
 
-Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now) {
+std::size_t OutboundPath::release_held(PacketBatch& out, Timestamp now) {
+  if (!holding()) return 0;
+  const std::uint64_t generation = dataplane_.sad.generation();
+  if (generation == retried_generation_ && now.nanoseconds() < next_recheck_ns_) return 0;
+  retried_generation_ = generation;
+  next_recheck_ns_ = now.nanoseconds() + kHoldRecheckNs;
+  const std::size_t before = out.size;
+  hold_->remove_if([&](AcquireHold::Entry& held) {
+    Verdict v = Verdict::drop(DropReason::kAcquireExpired);
+    if (!hold_->expired(held, now)) {
+      v = process_one(*held.packet, now, /*first=*/false, &held.policy);
+      if (v == kStillWaiting) return false;
+    }
+    assert(!out.full() && "the caller gives room for every held packet (at most kMaxBatch)");
+    out.push(held.packet);
+    out.verdicts[out.size - 1] = v;
+    if (v.dropped()) {
+      counters_.drops.count(v.reason);
+    } else if (v.disposition == Disposition::kSendToPeer) {
+      counters_.released.add();
+    }
+    return true;
+  });
+  return out.size - before;
+}
+
+Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now, bool first,
+                                  PolicyIndex* waiting_for) {
   const auto info = parse_ip_packet(packet.span());
   if (!info) return Verdict::drop(DropReason::kNotIp);
 
   Policy* policy = dataplane_.spd.lookup(PolicyDirection::kOut, *info);
   if (policy == nullptr) return Verdict::drop(DropReason::kNoPolicy);
-  PolicyCounters& pc = policy->counters();
-  pc.packets.add();
-  pc.bytes.add(info->total_length);
-  pc.last_use_ns.store(now.nanoseconds(), std::memory_order_relaxed);
+  if (first) {  // a held packet was counted on its policy when it came
+    PolicyCounters& pc = policy->counters();
+    pc.packets.add();
+    pc.bytes.add(info->total_length);
+    pc.last_use_ns.store(now.nanoseconds(), std::memory_order_relaxed);
+  }
   switch (policy->config().action) {
     case PolicyAction::kDiscard:
       return Verdict::drop(DropReason::kPolicyDiscard);
@@ -58,7 +89,26 @@ Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now) {
   SecurityAssociation* sa = dataplane_.sad.find_outbound(
       tmpl.reqid, tunnel ? tmpl.source : info->src, tunnel ? tmpl.destination : info->dst);
   if (sa == nullptr) {
+    // Rate-limited per policy: a held packet looked up again may remind the IKE daemon once per
+    // interval, as a new packet would.
     raise_acquire(*policy, *info, now);
+    if (!first) {
+      *waiting_for = policy->index();
+      return kStillWaiting;
+    }
+    if (hold_ != nullptr) {
+      const bool was_empty = hold_->empty();
+      if (hold_->admit(&packet, policy->index(), now)) {
+        counters_.held.add();
+        if (was_empty) {
+          // Nothing to retry before the SA database changes or the recheck is due. (An SA added
+          // between the lookup above and this read waits for the recheck.)
+          retried_generation_ = dataplane_.sad.generation();
+          next_recheck_ns_ = now.nanoseconds() + kHoldRecheckNs;
+        }
+        return Verdict{Disposition::kHold, DropReason::kNone};
+      }
+    }
     return Verdict::drop(DropReason::kNoSa);
   }
   if (sa->hard_expired()) return Verdict::drop(DropReason::kSaExpired);
@@ -67,6 +117,8 @@ Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now) {
     report_lifetime(dataplane_, counters_, *sa, sa->expire_hard());
     return Verdict::drop(DropReason::kSequenceExhausted);
   }
+  // One comparison per packet until the margin is reached.
+  report_lifetime(dataplane_, counters_, *sa, sa->check_sequence(*seq));
 
   const std::size_t inner_size = packet.size();
   EspTransform& transform = sa->transform(worker_);

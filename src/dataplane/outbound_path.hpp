@@ -6,17 +6,27 @@
 //   2. SPD lookup, direction out (PolicyDatabase::lookup)          no match    -> kNoPolicy
 //      DISCARD -> kPolicyDiscard; BYPASS -> Disposition::kBypass
 //   3. PROTECT: the SA by template — reqid plus the tunnel's outer addresses, or the packet's own
-//      addresses in transport mode (SaDatabase::find_outbound)   none -> acquire event, kNoSa
-//   4. SA past its hard limit -> kSaExpired; next sequence number  used up -> expire,
-//   kSequenceExhausted
+//      addresses in transport mode (SaDatabase::find_outbound)   none -> rate-limited acquire
+//      event with the packet's selector; the packet waits in the AcquireHold (Disposition::kHold)
+//      if its policy's share is not used up, else kNoSa
+//   4. SA past its hard limit -> kSaExpired; next sequence number  used up -> hard expire,
+//      kSequenceExhausted; at most the sequence margin left -> soft expire (once)
 //   5. encapsulate in the SA's mode and seal (esp_encapsulation.hpp)
 //   6. count on SA and policy (soft/hard expire events), address the packet to the SA's peer
 //
+// Held packets (release_held), oldest first, when the SA database changed or every
+// kHoldRecheckNs: waited the hold's timeout -> kAcquireExpired; otherwise steps 1-6 again (the
+// policy is looked up anew, so a policy that went or changed decides), and a packet whose
+// PROTECT policy still has no SA stays where it is.
+//
 // Owner: one worker thread, an online QSBR reader; SA and policy pointers are used only inside
-// process(). No allocation, lock or log line per packet.
+// process() and release_held(). No allocation, lock or log line per packet.
 #pragma once
 
+#include <cstdint>
+
 #include "base/clock.hpp"
+#include "dataplane/acquire_hold.hpp"
 #include "dataplane/dataplane_context.hpp"
 #include "packet/packet_batch.hpp"
 
@@ -24,19 +34,46 @@ namespace uipsec {
 
 class OutboundPath {
  public:
-  OutboundPath(Dataplane& dataplane, std::size_t worker, WorkerCounters& counters)
-      : dataplane_(dataplane), worker_(worker), counters_(counters) {}
+  // How often held packets are looked up again although the SA database did not change: to
+  // notice a policy that went, and to expire them close to their timeout.
+  static constexpr std::int64_t kHoldRecheckNs = 10'000'000;
+
+  // `hold`: where packets wait for an acquire (owned by the worker, outliving this path);
+  // nullptr: nothing waits, a packet without an SA is dropped (kNoSa).
+  OutboundPath(Dataplane& dataplane, std::size_t worker, WorkerCounters& counters,
+               AcquireHold* hold = nullptr)
+      : dataplane_(dataplane), worker_(worker), counters_(counters), hold_(hold) {}
 
   // Fills batch.verdicts[i] for every packet; kSendToPeer packets hold ESP with meta set.
+  // kHold packets are in the AcquireHold now: the caller must not release or reuse them.
   void process(PacketBatch& batch, Timestamp now);
 
+  // Appends the held packets that leave the hold — sealed (kSendToPeer), or dropped and counted
+  // (kAcquireExpired, or what their new lookup decided) — to `out`, oldest first, with their
+  // verdicts; the caller then owns them. Does nothing (returns 0) unless something is held and
+  // the SA database changed since the last retry or kHoldRecheckNs passed. Precondition: `out`
+  // has room for AcquireHold::Limits::total packets.
+  std::size_t release_held(PacketBatch& out, Timestamp now);
+  // Whether packets are held: the worker then wakes up every kHoldRecheckNs.
+  bool holding() const { return hold_ != nullptr && !hold_->empty(); }
+
  private:
-  Verdict process_one(PacketBuffer& packet, Timestamp now);
+  // A held packet's policy still has no SA: it stays (never returned by process()).
+  static constexpr Verdict kStillWaiting{Disposition::kHold, DropReason::kNoSa};
+
+  // `first`: the packet is new (counted on its policy, may be admitted to the hold); otherwise
+  // it is a held one looked up again, and `*waiting_for` receives the index of the PROTECT
+  // policy it waits for when the result is kStillWaiting.
+  Verdict process_one(PacketBuffer& packet, Timestamp now, bool first, PolicyIndex* waiting_for);
   void raise_acquire(Policy& policy, const IpPacketInfo& packet, Timestamp now);
 
   Dataplane& dataplane_;
   const std::size_t worker_;
   WorkerCounters& counters_;
+  AcquireHold* const hold_;
+  // The SA database generation at the last retry, and when the next retry is due regardless.
+  std::uint64_t retried_generation_ = 0;
+  std::int64_t next_recheck_ns_ = 0;
 };
 
 }  // namespace uipsec

@@ -32,8 +32,12 @@ std::size_t SaDatabase::OutboundHash::operator()(const OutboundKey& k) const {
              (address_bits(k.source) * 31));
 }
 
-SaDatabase::SaDatabase(QsbrDomain& domain, std::size_t workers)
-    : domain_(domain), workers_(workers == 0 ? 1 : workers), inbound_(domain), outbound_(domain) {}
+SaDatabase::SaDatabase(QsbrDomain& domain, std::size_t workers, std::uint64_t sequence_margin)
+    : domain_(domain),
+      workers_(workers == 0 ? 1 : workers),
+      sequence_margin_(sequence_margin),
+      inbound_(domain),
+      outbound_(domain) {}
 
 SaDatabase::~SaDatabase() = default;
 
@@ -67,11 +71,12 @@ void SaDatabase::unlink(SecurityAssociation* sa) {
 Result<void> SaDatabase::add(SaConfig config, Timestamp now) {
   const SaId id = config.id();
   if (all_.count(id) != 0) return Error("SA " + id.to_string() + " exists already");
-  auto sa = SecurityAssociation::create(std::move(config), workers_, now);
+  auto sa = SecurityAssociation::create(std::move(config), workers_, now, sequence_margin_);
   if (!sa) return sa.error();
   SecurityAssociation* raw = sa->get();
   all_.emplace(id, std::move(*sa));
   link(raw);
+  changed();
   return {};
 }
 
@@ -96,6 +101,7 @@ Result<void> SaDatabase::update_endpoints(const SaId& id, const SaEndpoints& end
     node.key() = next_id;
     all_.insert(std::move(node));
   }
+  changed();
   return {};
 }
 
@@ -105,6 +111,7 @@ Result<void> SaDatabase::remove(const SaId& id) {
   unlink(it->second.get());
   domain_.retire([p = it->second.release()] { delete p; });
   all_.erase(it);
+  changed();
   return {};
 }
 
@@ -115,6 +122,7 @@ std::size_t SaDatabase::flush() {
     domain_.retire([p = sa.release()] { delete p; });
   }
   all_.clear();
+  changed();
   return n;
 }
 

@@ -7,7 +7,9 @@
 // next quiescent point. Removed SAs are freed after a grace period.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <vector>
@@ -21,13 +23,19 @@ namespace uipsec {
 class SaDatabase {
  public:
   // `workers`: number of packet-path workers; each SA gets one crypto context per worker.
-  SaDatabase(QsbrDomain& domain, std::size_t workers = 1);
+  // `sequence_margin`: SAs raise their soft expire when at most this many outbound sequence
+  // numbers are left (kDefaultSequenceMargin; 0: off).
+  SaDatabase(QsbrDomain& domain, std::size_t workers = 1,
+             std::uint64_t sequence_margin = kDefaultSequenceMargin);
   SaDatabase(const SaDatabase&) = delete;
   SaDatabase& operator=(const SaDatabase&) = delete;
   // Precondition: no reader uses the database any more.
   ~SaDatabase();
 
   std::size_t workers() const { return workers_; }
+  std::uint64_t sequence_margin() const { return sequence_margin_; }
+  // Control thread: the margin for SAs added from now on (installed SAs keep theirs).
+  void set_sequence_margin(std::uint64_t margin) { sequence_margin_ = margin; }
 
   // Control thread. Fails (and changes nothing) when the configuration is invalid or an SA with
   // the same destination and SPI exists. A newer outbound SA with the same reqid and addresses
@@ -47,6 +55,10 @@ class SaDatabase {
   void for_each(F&& f) const {
     for (const auto& [id, sa] : all_) f(*sa);
   }
+
+  // Any thread: a number that changes whenever an SA is added, moved or removed. A worker that
+  // holds packets for an acquire retries them when it changes, instead of on every pass.
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // Packet path.
   SecurityAssociation* find_inbound(Spi spi, const IpAddress& destination) const {
@@ -96,9 +108,12 @@ class SaDatabase {
   }
   void link(SecurityAssociation* sa);
   void unlink(SecurityAssociation* sa);
+  void changed() { generation_.fetch_add(1, std::memory_order_release); }
 
   QsbrDomain& domain_;
   std::size_t workers_;
+  std::uint64_t sequence_margin_;
+  std::atomic<std::uint64_t> generation_{0};
   RcuHashMap<SecurityAssociation, InboundKeyOf, InboundHash> inbound_;
   RcuHashMap<SecurityAssociation, OutboundKeyOf, OutboundHash> outbound_;
   std::map<SaId, std::unique_ptr<SecurityAssociation>> all_;

@@ -95,6 +95,41 @@ TEST_F(SaDatabaseTest, FlushRemovesEverythingAndFreesAfterGracePeriod) {
   EXPECT_EQ(domain_.pending(), 0u);
 }
 
+TEST_F(SaDatabaseTest, SequenceMarginAppliesToSasAddedAfterIt) {
+  EXPECT_EQ(sad_.sequence_margin(), kDefaultSequenceMargin);
+  ASSERT_TRUE(sad_.add(test::sa_config("198.18.0.1", "198.18.0.2", 0x100), Timestamp()).ok());
+  sad_.set_sequence_margin(1000);
+  ASSERT_TRUE(sad_.add(test::sa_config("198.18.0.1", "198.18.0.2", 0x200), Timestamp()).ok());
+  EXPECT_EQ(sad_.get(SaId{addr("198.18.0.2"), Spi(0x100)})->soft_sequence(),
+            0xffffffffu - kDefaultSequenceMargin);
+  EXPECT_EQ(sad_.get(SaId{addr("198.18.0.2"), Spi(0x200)})->soft_sequence(), 0xffffffffu - 1000);
+}
+
+TEST_F(SaDatabaseTest, GenerationChangesWithEveryChangeAndOnlyThen) {
+  std::uint64_t last = sad_.generation();
+  auto changed = [&] {
+    const std::uint64_t now = sad_.generation();
+    const bool moved = now != last;
+    last = now;
+    return moved;
+  };
+  ASSERT_TRUE(sad_.add(test::sa_config("198.18.0.1", "198.18.0.2", 0x100), Timestamp()).ok());
+  EXPECT_TRUE(changed()) << "add";
+  EXPECT_FALSE(sad_.add(test::sa_config("198.18.0.1", "198.18.0.2", 0x100), Timestamp()).ok());
+  EXPECT_FALSE(changed()) << "a refused add changes nothing";
+  SaEndpoints moved{addr("198.18.0.1"), addr("198.18.0.9"), UdpEncapsulation{}};
+  ASSERT_TRUE(sad_.update_endpoints(SaId{addr("198.18.0.2"), Spi(0x100)}, moved).ok());
+  EXPECT_TRUE(changed()) << "update";
+  ASSERT_TRUE(sad_.remove(SaId{addr("198.18.0.9"), Spi(0x100)}).ok());
+  EXPECT_TRUE(changed()) << "remove";
+  EXPECT_FALSE(sad_.remove(SaId{addr("198.18.0.9"), Spi(0x100)}).ok());
+  EXPECT_FALSE(changed());
+  ASSERT_TRUE(sad_.add(test::sa_config("198.18.0.1", "198.18.0.2", 0x100), Timestamp()).ok());
+  changed();
+  EXPECT_EQ(sad_.flush(), 1u);
+  EXPECT_TRUE(changed()) << "flush";
+}
+
 TEST_F(SaDatabaseTest, ConcurrentLookupsSurviveAddRemoveChurn) {
   ASSERT_TRUE(sad_.add(test::sa_config("198.18.0.2", "198.18.0.1", 0x100), Timestamp()).ok());
   std::atomic<bool> stop{false}, registered{false};

@@ -1,23 +1,39 @@
 #include "sa/security_association.hpp"
 
+#include <algorithm>
+#include <limits>
+
 namespace uipsec {
 
-SecurityAssociation::SecurityAssociation(SaConfig config, Timestamp now)
+namespace {
+
+// The sequence number from which at most `margin` numbers remain: limit - margin. With margin 0
+// (off) a number no SA hands out before the very last one of a 64-bit space.
+std::uint64_t soft_sequence_for(const OutboundSequence& sequence, std::uint64_t margin) {
+  if (margin == 0) return std::numeric_limits<std::uint64_t>::max();
+  return sequence.limit() - std::min(margin, sequence.limit());
+}
+
+}  // namespace
+
+SecurityAssociation::SecurityAssociation(SaConfig config, Timestamp now,
+                                         std::uint64_t sequence_margin)
     : config_(std::move(config)),
       added_at_(now),
       endpoints_(new SaEndpoints(config_.endpoints)),
       outbound_sequence_(config_.outbound_sequence, config_.flags.esn),
+      soft_sequence_(soft_sequence_for(outbound_sequence_, sequence_margin)),
       replay_window_(config_.replay_window, config_.inbound_sequence) {}
 
 SecurityAssociation::~SecurityAssociation() { delete endpoints_.load(std::memory_order_relaxed); }
 
-Result<std::unique_ptr<SecurityAssociation>> SecurityAssociation::create(SaConfig config,
-                                                                         std::size_t workers,
-                                                                         Timestamp now) {
+Result<std::unique_ptr<SecurityAssociation>> SecurityAssociation::create(
+    SaConfig config, std::size_t workers, Timestamp now, std::uint64_t sequence_margin) {
   UIPSEC_TRY(config.validate());
   auto first = EspTransform::create(config.algorithms);
   if (!first) return first.error().with_context("SA " + config.id().to_string());
-  std::unique_ptr<SecurityAssociation> sa(new SecurityAssociation(std::move(config), now));
+  std::unique_ptr<SecurityAssociation> sa(
+      new SecurityAssociation(std::move(config), now, sequence_margin));
   sa->transforms_.reserve(workers == 0 ? 1 : workers);
   sa->transforms_.push_back(std::move(*first));
   for (std::size_t w = 1; w < workers; ++w) {

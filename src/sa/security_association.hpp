@@ -44,11 +44,21 @@ struct SaCounters {
 // What a lifetime check found.
 enum class LifetimeEvent : std::uint8_t { kNone, kSoft, kHard };
 
+// How many outbound sequence numbers before the end of the space an SA raises its soft expire,
+// so that the IKE daemon rekeys before the SA must stop (RFC 4303 §3.3.3: a new SA before the
+// counter would wrap). 2^24 packets is 0.4 % of the 32-bit space and lasts about 10 s at one
+// core's rate (the outbound path takes ~650 ns per packet; docs/BENCHMARKS.md), time enough for
+// a CREATE_CHILD_SA exchange. With ESN the space is 2^64, so it practically never fires.
+// 0 turns the check off (only the configured lifetimes raise soft expires).
+inline constexpr std::uint64_t kDefaultSequenceMargin = std::uint64_t{1} << 24;
+
 class SecurityAssociation {
  public:
-  // Validates `config` and builds one crypto context per worker.
-  static Result<std::unique_ptr<SecurityAssociation>> create(SaConfig config, std::size_t workers,
-                                                             Timestamp now);
+  // Validates `config` and builds one crypto context per worker. `sequence_margin`: see
+  // kDefaultSequenceMargin.
+  static Result<std::unique_ptr<SecurityAssociation>> create(
+      SaConfig config, std::size_t workers, Timestamp now,
+      std::uint64_t sequence_margin = kDefaultSequenceMargin);
   ~SecurityAssociation();
 
   const SaConfig& config() const { return config_; }
@@ -79,13 +89,23 @@ class SecurityAssociation {
   LifetimeEvent account(std::size_t bytes, Timestamp now);
   // Control path (timer): checks the time limits the same way.
   LifetimeEvent check_time(Timestamp now);
-  // Control path: marks the sequence space as exhausted (hard) — returns kHard once.
+  // Packet path, after OutboundSequence::next() handed out `seq`: kSoft once, when at most the
+  // sequence margin is left (remaining() <= margin); otherwise kNone. One comparison until then.
+  LifetimeEvent check_sequence(std::uint64_t seq) {
+    if (seq < soft_sequence_) return LifetimeEvent::kNone;
+    if (soft_fired_.load(std::memory_order_relaxed)) return LifetimeEvent::kNone;
+    return raise(true, false);
+  }
+  // The first sequence number that raises the soft expire (margin 0: 2^64 - 1, which only the
+  // last packet of an ESN SA could carry).
+  std::uint64_t soft_sequence() const { return soft_sequence_; }
+  // Packet path: marks the sequence space as exhausted (hard) — returns kHard once.
   LifetimeEvent expire_hard();
   bool hard_expired() const { return hard_expired_.load(std::memory_order_relaxed); }
   bool soft_expired() const { return soft_fired_.load(std::memory_order_relaxed); }
 
  private:
-  SecurityAssociation(SaConfig config, Timestamp now);
+  SecurityAssociation(SaConfig config, Timestamp now, std::uint64_t sequence_margin);
   LifetimeEvent raise(bool soft_crossed, bool hard_crossed);
 
   const SaConfig config_;
@@ -93,6 +113,7 @@ class SecurityAssociation {
   std::atomic<const SaEndpoints*> endpoints_;
   std::vector<EspTransform> transforms_;
   OutboundSequence outbound_sequence_;
+  const std::uint64_t soft_sequence_;
   ReplayWindow replay_window_;
   SaCounters counters_;
   std::atomic<bool> soft_fired_{false};

@@ -83,6 +83,59 @@ TEST(SecurityAssociation, TimeLimitsCountFromAddAndFromFirstUse) {
   EXPECT_EQ(sa->check_time(added.plus_seconds(200)), LifetimeEvent::kNone);
 }
 
+// RFC 4303 §3.3.3: the SA must be replaced before its counter runs out; the soft expire comes
+// `margin` numbers before the end, the hard one when next() finds nothing left.
+TEST(SecurityAssociation, SequenceMarginRaisesSoftOnceThenExhaustionHard) {
+  auto c = test::sa_config("198.18.0.1", "198.18.0.2", 0x1000);
+  c.outbound_sequence = 0xffffffffu - 6;  // 6 numbers left
+  auto sa = std::move(*SecurityAssociation::create(c, 1, Timestamp(), /*sequence_margin=*/3));
+  EXPECT_EQ(sa->soft_sequence(), 0xffffffffu - 3);
+  std::vector<LifetimeEvent> seen;
+  while (const auto seq = sa->outbound_sequence().next()) {
+    seen.push_back(sa->check_sequence(*seq));
+    EXPECT_EQ(sa->soft_expired(), sa->outbound_sequence().remaining() <= 3) << *seq;
+  }
+  const std::vector<LifetimeEvent> expected = {
+      LifetimeEvent::kNone, LifetimeEvent::kNone, LifetimeEvent::kSoft,  // 3 left after it
+      LifetimeEvent::kNone, LifetimeEvent::kNone, LifetimeEvent::kNone};
+  EXPECT_EQ(seen, expected);
+  EXPECT_FALSE(sa->hard_expired());
+  EXPECT_EQ(sa->expire_hard(), LifetimeEvent::kHard);
+  EXPECT_EQ(sa->expire_hard(), LifetimeEvent::kNone);
+  EXPECT_TRUE(sa->hard_expired());
+}
+
+TEST(SecurityAssociation, SaAddedInsideTheMarginRaisesSoftAtItsFirstPacket) {
+  auto c = test::sa_config("198.18.0.1", "198.18.0.2", 0x1000);
+  c.outbound_sequence = 0xfffffff0u;
+  auto sa = std::move(*SecurityAssociation::create(c, 1, Timestamp()));  // the default margin
+  EXPECT_EQ(sa->check_sequence(*sa->outbound_sequence().next()), LifetimeEvent::kSoft);
+  EXPECT_EQ(sa->check_sequence(*sa->outbound_sequence().next()), LifetimeEvent::kNone);
+  // A margin as large as the space does the same; a soft lifetime fired before leaves nothing.
+  c.outbound_sequence = 0;
+  c.lifetimes.soft.packets = 1;
+  auto whole = std::move(*SecurityAssociation::create(c, 1, Timestamp(), 0xffffffffu));
+  EXPECT_EQ(whole->account(10, Timestamp()), LifetimeEvent::kSoft);
+  EXPECT_EQ(whole->check_sequence(*whole->outbound_sequence().next()), LifetimeEvent::kNone)
+      << "one soft expire per SA, whichever limit comes first";
+}
+
+TEST(SecurityAssociation, MarginZeroIsOffAndEsnPracticallyNeverReachesIt) {
+  auto c = test::sa_config("198.18.0.1", "198.18.0.2", 0x1000);
+  c.outbound_sequence = 0xfffffffeu;
+  auto off = std::move(*SecurityAssociation::create(c, 1, Timestamp(), 0));
+  EXPECT_EQ(off->check_sequence(*off->outbound_sequence().next()), LifetimeEvent::kNone);
+  EXPECT_FALSE(off->outbound_sequence().next().has_value());
+  EXPECT_FALSE(off->soft_expired());
+
+  c.flags.esn = true;  // 2^32 is the middle of nowhere for a 64-bit counter
+  auto esn = std::move(*SecurityAssociation::create(c, 1, Timestamp()));
+  EXPECT_EQ(esn->soft_sequence(), ~std::uint64_t{0} - kDefaultSequenceMargin);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(esn->check_sequence(*esn->outbound_sequence().next()), LifetimeEvent::kNone);
+  }
+}
+
 TEST(SecurityAssociation, EachWorkerGetsItsOwnTransformWithTheSameKeys) {
   auto c = test::sa_config("198.18.0.1", "198.18.0.2", 0x1000);
   auto sa = std::move(*SecurityAssociation::create(c, 3, Timestamp()));
