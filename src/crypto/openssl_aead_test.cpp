@@ -1,11 +1,14 @@
 // Tests for the OpenSSL AEADs: published known answers (McGrew-Viega GCM test cases, RFC 8439
 // §2.8.2), AES-CCM with RFC 4309's 11-byte nonce against an independent reference, tampering,
-// bad parameters, clone(), multi-part AAD, in-place edge lengths, and a differential test of one
-// reused instance against one-shot OpenSSL use.
+// bad parameters, clone(), multi-part AAD, in-place edge lengths, a differential test of one
+// reused instance against one-shot OpenSSL use, and for AES-CCM a differential test both ways
+// (our seal vs OpenSSL's, each side's open of the other's output) over random keys, nonces, AAD
+// and lengths, including the AAD lengths where CCM's length encoding changes.
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -471,6 +474,129 @@ TEST(OpensslAead, MultiPartAadEqualsConcatenatedAad) {
       ASSERT_TRUE(aead->open(nonce, parts, buffer, tag));
       EXPECT_EQ(buffer, plaintext);
     }
+  }
+}
+
+// Opens `sealed` (ciphertext || tag) with a fresh OpenSSL context used the documented one-shot
+// way for CCM: tag and nonce length, key and nonce, total length, AAD, data. Returns the
+// plaintext, or nullopt when the tag does not verify.
+std::optional<Bytes> one_shot_ccm_open(std::size_t tag_size, const Bytes& key, const Bytes& nonce,
+                                       const Bytes& aad, Bytes sealed) {
+  const EVP_CIPHER* cipher = key.size() == 16   ? EVP_aes_128_ccm()
+                             : key.size() == 24 ? EVP_aes_192_ccm()
+                                                : EVP_aes_256_ccm();
+  Bytes tag(sealed.end() - static_cast<long>(tag_size), sealed.end());
+  sealed.resize(sealed.size() - tag_size);
+  const int size = static_cast<int>(sealed.size());
+  Bytes out(sealed.size() + 1);  // never empty: CCM reads a null output as "final"
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  int length = 0;
+  bool ok = EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(nonce.size()),
+                                nullptr) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag_size),
+                                tag.data()) == 1 &&
+            EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), nonce.data()) == 1 &&
+            EVP_DecryptUpdate(ctx.get(), nullptr, &length, nullptr, size) == 1;
+  EXPECT_TRUE(ok) << "one-shot OpenSSL CCM setup failed: " << take_openssl_error();
+  if (ok && !aad.empty()) {
+    ok = EVP_DecryptUpdate(ctx.get(), nullptr, &length, aad.data(), static_cast<int>(aad.size())) ==
+         1;
+    EXPECT_TRUE(ok) << take_openssl_error();
+  }
+  // CCM verifies the tag during this call: 1 means authentic.
+  if (!ok || EVP_DecryptUpdate(ctx.get(), out.data(), &length, sealed.data(), size) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  out.resize(sealed.size());
+  return out;
+}
+
+// A length for the differential test: mostly small, sometimes ESP-sized or large.
+std::size_t random_length(std::mt19937& rng) {
+  switch (rng() % 8) {
+    case 0:
+      return rng() % 17;
+    case 1:
+      return 1400 + rng() % 100;
+    case 2:
+      return 9000 + rng() % 16;
+    default:
+      return rng() % 600;
+  }
+}
+
+TEST(OpensslAead, CcmAgreesWithOneShotOpensslBothWaysOverRandomInputs) {
+  std::mt19937 rng(4309'3610);
+  constexpr std::size_t kKeySizes[] = {16, 24, 32};
+  constexpr std::size_t kTagSizes[] = {8, 12, 16};
+  // AAD lengths around 2^16 - 2^8, where CCM's AAD length encoding grows from 2 to 6 bytes.
+  constexpr std::size_t kEncodingEdge = 65280;
+  for (int i = 0; i < 400; ++i) {
+    SCOPED_TRACE(i);
+    const std::size_t key_size = kKeySizes[rng() % 3];
+    const std::size_t tag_size = kTagSizes[rng() % 3];
+    const Bytes key = random_bytes(rng, key_size);
+    auto aead = make_aead(AeadAlgorithm::kAesCcm, key, tag_size);
+    ASSERT_NE(aead, nullptr);
+    const Bytes nonce = random_bytes(rng, 11);
+    // AAD: ESP's 8 or 12 bytes, nothing, up to three parts within 64 bytes, or one long part.
+    std::vector<Bytes> aad_parts;
+    switch (i < 4 ? 4 : rng() % 5) {
+      case 0:
+        aad_parts.push_back(random_bytes(rng, rng() % 2 == 0 ? 8 : 12));
+        break;
+      case 1:
+        break;
+      case 2:
+        for (std::size_t n = 1 + rng() % 3; n > 0; --n)
+          aad_parts.push_back(random_bytes(rng, rng() % 22));
+        break;
+      case 3:
+        aad_parts.push_back(random_bytes(rng, rng() % 2000));
+        break;
+      case 4:
+        aad_parts.push_back(random_bytes(
+            rng, kEncodingEdge - 2 + (i < 4 ? static_cast<std::size_t>(i) : rng() % 4)));
+        break;
+    }
+    const std::vector<ByteSpan> aad(aad_parts.begin(), aad_parts.end());
+    const Bytes joined_aad = concat(aad_parts);
+    const Bytes plaintext = random_bytes(rng, random_length(rng));
+    const Config config{AeadAlgorithm::kAesCcm, key_size, tag_size, "AES-CCM"};
+    SCOPED_TRACE(testing::Message() << "key " << key_size << ", tag " << tag_size << ", aad "
+                                    << joined_aad.size() << ", text " << plaintext.size());
+
+    // Ours and OpenSSL's seal agree.
+    const Bytes theirs = one_shot_seal(config, key, nonce, joined_aad, plaintext);
+    Bytes buffer = plaintext;
+    Bytes tag(tag_size);
+    ASSERT_TRUE(aead->seal(nonce, aad, buffer, tag));
+    const Bytes ours = concat({buffer, tag});
+    ASSERT_EQ(to_hex(ours), to_hex(theirs));
+
+    // OpenSSL opens ours and refuses it with one bit of the tag flipped.
+    const auto opened = one_shot_ccm_open(tag_size, key, nonce, joined_aad, ours);
+    ASSERT_TRUE(opened.has_value());
+    EXPECT_EQ(*opened, plaintext);
+    Bytes forged = ours;
+    forged[forged.size() - 1 - rng() % tag_size] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+    EXPECT_FALSE(one_shot_ccm_open(tag_size, key, nonce, joined_aad, forged).has_value());
+
+    // We open OpenSSL's, and refuse it with one bit of the ciphertext (or tag) flipped.
+    Bytes text(theirs.begin(), theirs.end() - static_cast<long>(tag_size));
+    const Bytes their_tag(theirs.end() - static_cast<long>(tag_size), theirs.end());
+    Bytes tampered = text;
+    ASSERT_TRUE(aead->open(nonce, aad, text, their_tag));
+    EXPECT_EQ(text, plaintext);
+    Bytes tampered_tag = their_tag;
+    if (tampered.empty()) {
+      tampered_tag[0] ^= 0x80;
+    } else {
+      tampered[rng() % tampered.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+    }
+    EXPECT_FALSE(aead->open(nonce, aad, tampered, tampered_tag));
   }
 }
 

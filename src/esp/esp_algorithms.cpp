@@ -40,7 +40,8 @@ constexpr std::array<IntegrityInfo, 5> kIntegrities = {{
     {EspIntegrity::kHmacSha512, "hmac(sha512)", 64, 256, 512},
 }};
 
-// Retired by RFC 8221 (or never worth implementing), with the reason a user sees.
+// Retired by RFC 8221 (or never worth implementing), with the reason a user sees;
+// docs/ALGORITHMS.md lists the same, with more words.
 struct Refused {
   std::string_view name;
   std::string_view reason;
@@ -48,7 +49,7 @@ struct Refused {
 constexpr std::array<Refused, 12> kRefused = {{
     {"cbc(des3_ede)", "3DES is retired by RFC 8221 (64-bit block, SHOULD NOT)"},
     {"cbc(des)", "DES is retired by RFC 8221 (MUST NOT)"},
-    {"cbc(blowfish)", "Blowfish is not in RFC 8221 (64-bit block)"},
+    {"cbc(blowfish)", "Blowfish is retired by RFC 8221 (MUST NOT, 64-bit block)"},
     {"cbc(cast5)", "CAST is not in RFC 8221 (64-bit block)"},
     {"cbc(serpent)", "Serpent is not in RFC 8221"},
     {"cbc(twofish)", "Twofish is not in RFC 8221"},

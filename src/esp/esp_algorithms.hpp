@@ -53,10 +53,13 @@ std::uint16_t rfc_icv_bits(EspIntegrity integrity);
 // + 4-byte salt), got 16").
 Result<void> validate(const EspAlgorithms& algorithms);
 
-// Names as `ip xfrm` prints and takes them ("rfc4106(gcm(aes))", "hmac(sha256)"). Parsing also
-// accepts strongSwan's proposal keywords for the same algorithms ("aes128gcm16" is a suite, not
-// accepted here). Names of algorithms RFC 8221 retires (3DES, DES, Blowfish, CAST, MD5, XCBC,
-// Camellia, ...) are refused with the reason.
+// Names as `ip xfrm` prints and takes them ("rfc4106(gcm(aes))", "hmac(sha256)"), and only
+// those: strongSwan's proposal keywords ("aes128gcm16", "sha256") name a whole transform with
+// its key and ICV size, which an IKE daemon turns into these names, keys and lengths itself;
+// docs/ALGORITHMS.md maps one to the other. (The kernel's short names, "aes" or "sha256", are
+// the ip-xfrm syntax's business: xfrm/xfrm_state.cpp.) Names of algorithms RFC 8221 retires
+// (3DES, DES, Blowfish, MD5, XCBC) or leaves out (CAST, Camellia, ...) are refused with the
+// reason.
 std::string_view xfrm_name(EspCipher cipher);
 std::string_view xfrm_name(EspIntegrity integrity);
 Result<EspCipher> parse_cipher_name(std::string_view name);

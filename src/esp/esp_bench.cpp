@@ -1,39 +1,51 @@
-// Per-packet cost of esp_seal and esp_open (RFC 4303 §3.3, §3.4) next to the bare OpenSSL call
-// sequence on the same bytes, in the same binary: on a shared, noisy machine only the ratio
-// ours / bare within one run means something. The target: AES-128-GCM seal at 1400 bytes within
-// 1.3x of the bare call.
-//
-// Suites: AES-128-GCM-16, AES-256-GCM-16 (RFC 4106), ChaCha20-Poly1305 (RFC 7634), AES-128-CBC
-// (RFC 3602) + HMAC-SHA-256-128 (RFC 4868). Payloads of 64, 512, 1400 and 9000 bytes. Throughput
-// (SetBytesProcessed) counts payload bytes, in both ours and bare.
+// Per-packet cost of esp_seal and esp_open (RFC 4303 §3.3, §3.4) for every algorithm suite
+// uipsec implements (test::all_suites(): AES-GCM 8/12/16 with 128/192/256-bit keys,
+// ChaCha20-Poly1305, AES-CCM, AES-GMAC, AES-CBC and AES-CTR with HMAC-SHA1/SHA-2, NULL with
+// HMAC), next to the bare crypto call on the same bytes, in the same binary: on a shared, noisy
+// machine only the ratio ours / bare within one run means something. The target: AES-128-GCM
+// seal at 1400 bytes within 1.3x of the bare call. Payloads of 64, 512, 1400 and 9000 bytes;
+// throughput (SetBytesProcessed) counts payload bytes, in both ours and bare.
 //
 // What one iteration does:
 //   BM_Seal/<suite>/<n>            esp_seal of an n-byte payload in place, then pull_front and
 //                                  truncate back to the payload region. No copy: each seal
 //                                  encrypts the previous ciphertext, always n bytes, with a new
 //                                  sequence number (so a new IV).
-//   BM_BareOpensslSeal/<suite>/<n> the EVP sequence in place on the bytes esp_seal encrypts
-//                                  (n + padding + 2), nonce from a counter, no copy either.
+//   BM_CryptoSeal/<suite>/<n>      the crypto module's objects (crypto/aead.hpp, cipher.hpp,
+//                                  mac.hpp), keyed once, called directly on the bytes esp_seal
+//                                  protects — the AEAD with the salt || IV nonce and the 8-byte
+//                                  AAD (GMAC: AAD = header, IV and payload; nothing encrypted);
+//                                  or the cipher (CBC: IV from a counter; CTR: the RFC 3686
+//                                  counter block) and the HMAC over header || IV || ciphertext.
+//                                  No ESP framing: no padding, trailer, header or IV generation.
+//                                  Ours / this is the cost of the ESP layer alone.
+//   BM_BareOpensslSeal/<suite>/<n> (AES-128/256-GCM-16, ChaCha20-Poly1305, AES-128-CBC +
+//                                  HMAC-SHA-256-128 only) the EVP call sequence our crypto module
+//                                  wraps, on the same bytes: ours / this adds the crypto module's
+//                                  own wrapping (virtual call, AAD parts, parameter checks).
 //   BM_Open/<suite>/<n>            memcpy of one sealed ESP packet into the buffer (open decrypts
 //                                  in place, so the ciphertext must come back), then esp_open.
 //                                  Anti-replay is off (window size 0): the same packet opens every
 //                                  time. The window check it skips costs a few ns
 //                                  (replay_window_bench).
-//   BM_BareOpensslOpen/<suite>/<n> the same memcpy (same length: header to ICV), then the EVP
-//                                  sequence; the copy is in both, so the ratio stays fair.
+//   BM_CryptoOpen, BM_BareOpensslOpen
+//                                  the same memcpy (same length: header to ICV), then the crypto
+//                                  module's open (AEAD, or HMAC, constant-time compare, decrypt),
+//                                  or the EVP sequence; the copy is in both, so the ratio stays
+//                                  fair.
+//   BM_MakeIv/<suite>              EspTransform::make_iv alone.
 //
-// The bare sequences are the ones our crypto module wraps, with the same API choices, so that the
-// ratio measures the ESP layer (layout, padding, IV, nonce/AAD assembly, virtual calls, trailer
-// checks) and not an OpenSSL API choice:
+// The bare EVP sequences use the same API choices as our crypto module, so that the ratio
+// measures our layers and not an OpenSSL API choice:
 //   AEAD: EVP_{En,De}cryptInit_ex with the nonce only on a context keyed once; the 8-byte AAD
 //         (SPI || sequence); update in place; tag read or set with EVP_CIPHER_CTX_{get,set}_params
 //         (as openssl_aead.cpp does); final.
 //   CBC + HMAC: EVP_EncryptInit_ex with the IV only on a keyed context, update in place; HMAC as
 //         openssl_mac.cpp does it: copy the pre-keyed inner digest state, hash header || IV ||
 //         ciphertext, finish, copy the outer state, hash, finish, keep 16 bytes. Open: the same
-//         HMAC, CRYPTO_memcmp, then decrypt. The bare seal takes a counter as IV; esp_seal makes a
-//         CBC IV by encrypting (salt, seq) with AES (one EVP call), which therefore shows as ESP
-//         overhead — BM_MakeIv measures it alone.
+//         HMAC, CRYPTO_memcmp, then decrypt.
+// The CBC baselines take a counter as IV; esp_seal makes a CBC IV by encrypting (salt, seq) with
+// AES (one EVP call), which therefore shows as ESP overhead — BM_MakeIv measures it alone.
 //
 // Run: bench/run_micro.sh (figures in docs/BENCHMARKS.md).
 #include <benchmark/benchmark.h>
@@ -50,9 +62,14 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "base/bytes.hpp"
+#include "crypto/aead.hpp"
+#include "crypto/cipher.hpp"
+#include "crypto/mac.hpp"
 #include "esp/esp_packet.hpp"
 #include "esp/esp_test_support.hpp"
 #include "wire/esp_header.hpp"
@@ -76,6 +93,7 @@ struct OpensslFree {
 using EvpCipherPtr = std::unique_ptr<EVP_CIPHER, OpensslFree<&EVP_CIPHER_free>>;
 using EvpCipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, OpensslFree<&EVP_CIPHER_CTX_free>>;
 
+// The suites that also have a raw EVP baseline (the same keys as in test::all_suites()).
 enum class SuiteId { kAes128Gcm, kAes256Gcm, kChaCha20Poly1305, kAes128CbcSha256 };
 
 test::Suite suite_of(SuiteId id) {
@@ -93,7 +111,7 @@ test::Suite suite_of(SuiteId id) {
 }
 
 constexpr Spi kSpi(0x1000);
-constexpr std::size_t kIcvSize = 16;  // every suite here has a 128-bit ICV
+constexpr std::size_t kIcvSize = 16;  // every suite with a raw EVP baseline has a 128-bit ICV
 
 void sizes(benchmark::internal::Benchmark* b) { b->Arg(64)->Arg(512)->Arg(1400)->Arg(9000); }
 
@@ -113,8 +131,8 @@ void fill_payload(OwnedBuffer& buffer, std::size_t n) {
 
 // ---- ours -----------------------------------------------------------------------------------
 
-void BM_Seal(benchmark::State& state, SuiteId id) {
-  EspTransform transform = make_transform(suite_of(id).algorithms);
+void BM_Seal(benchmark::State& state, const test::Suite& suite) {
+  EspTransform transform = make_transform(suite.algorithms);
   const std::size_t n = payload_size(state);
   const std::size_t front = esp_overhead_front(transform);
   OwnedBuffer buffer;
@@ -133,8 +151,8 @@ void BM_Seal(benchmark::State& state, SuiteId id) {
   set_throughput(state);
 }
 
-void BM_Open(benchmark::State& state, SuiteId id) {
-  EspTransform transform = make_transform(suite_of(id).algorithms);
+void BM_Open(benchmark::State& state, const test::Suite& suite) {
+  EspTransform transform = make_transform(suite.algorithms);
   const std::size_t n = payload_size(state);
   OwnedBuffer buffer;
   fill_payload(buffer, n);
@@ -156,9 +174,10 @@ void BM_Open(benchmark::State& state, SuiteId id) {
   set_throughput(state);
 }
 
-// EspTransform::make_iv alone: an XOR for the counter modes, one AES block through EVP for CBC.
-void BM_MakeIv(benchmark::State& state, SuiteId id) {
-  EspTransform transform = make_transform(suite_of(id).algorithms);
+// EspTransform::make_iv alone: an XOR for the counter modes, one AES block through EVP for CBC,
+// nothing for NULL.
+void BM_MakeIv(benchmark::State& state, const test::Suite& suite) {
+  EspTransform transform = make_transform(suite.algorithms);
   std::array<std::uint8_t, 16> iv{};
   const MutableByteSpan span(iv.data(), transform.iv_size());
   std::uint64_t seq = 0;
@@ -181,14 +200,16 @@ std::size_t encrypted_size(std::size_t n, std::size_t block) {
 // A packet laid out as ESP lays it out, at the same offset in a buffer of the same kind:
 // [ header (8) ][ iv ][ encrypted ][ icv (16) ].
 struct BareLayout {
-  BareLayout(std::size_t iv_size, std::size_t encrypted)
-      : storage(kPacketHeadroom + kEspHeaderSize + iv_size + encrypted + kIcvSize + 64),
+  BareLayout(std::size_t iv_bytes, std::size_t encrypted, std::size_t icv_bytes = kIcvSize)
+      : storage(kPacketHeadroom + kEspHeaderSize + iv_bytes + encrypted + icv_bytes + 64),
         header(storage.data() + kPacketHeadroom),
         iv(header + kEspHeaderSize),
-        text(iv + iv_size),
+        text(iv + iv_bytes),
         icv(text + encrypted),
-        packet_size(kEspHeaderSize + iv_size + encrypted + kIcvSize),
-        text_size(encrypted) {}
+        packet_size(kEspHeaderSize + iv_bytes + encrypted + icv_bytes),
+        text_size(encrypted),
+        iv_size(iv_bytes),
+        icv_size(icv_bytes) {}
   std::vector<std::uint8_t> storage;
   std::uint8_t* header;
   std::uint8_t* iv;
@@ -196,6 +217,8 @@ struct BareLayout {
   std::uint8_t* icv;
   std::size_t packet_size;
   std::size_t text_size;
+  std::size_t iv_size;
+  std::size_t icv_size;
 };
 
 bool read_tag(EVP_CIPHER_CTX* ctx, std::uint8_t* tag) {
@@ -331,6 +354,138 @@ struct BareCbcHmac {
   bool ok = false;
 };
 
+// ---- the crypto module alone -------------------------------------------------------------
+
+// The crypto objects an EspTransform holds for `suite`, keyed once, called without ESP framing.
+struct CryptoBaseline {
+  explicit CryptoBaseline(const test::Suite& suite) {
+    const EspAlgorithms& a = suite.algorithms;
+    salt_size = salt_size_of(a.cipher);
+    const ByteSpan key = a.cipher_key.first(a.cipher_key.size() - salt_size);
+    std::memcpy(salt.data(), a.cipher_key.data() + key.size(), salt_size);
+    icv_size = a.icv_bits / 8;
+    gmac = a.cipher == EspCipher::kAesGmac;
+    ctr = a.cipher == EspCipher::kAesCtr;
+    switch (a.cipher) {
+      case EspCipher::kAesGcm:
+      case EspCipher::kAesGmac:
+      case EspCipher::kAesCcm:
+      case EspCipher::kChaCha20Poly1305: {
+        const AeadAlgorithm algorithm = a.cipher == EspCipher::kAesCcm ? AeadAlgorithm::kAesCcm
+                                        : a.cipher == EspCipher::kChaCha20Poly1305
+                                            ? AeadAlgorithm::kChaCha20Poly1305
+                                            : AeadAlgorithm::kAesGcm;
+        auto made = make_openssl_aead(algorithm, key, icv_size);
+        if (made) aead = std::move(*made);
+        iv_size = 8;
+        block = 4;
+        ok = aead != nullptr;
+        return;
+      }
+      case EspCipher::kAesCbc:
+      case EspCipher::kAesCtr: {
+        auto made =
+            make_openssl_cipher(ctr ? CipherAlgorithm::kAesCtr : CipherAlgorithm::kAesCbc, key);
+        if (made) cipher = std::move(*made);
+        iv_size = ctr ? 8 : 16;
+        block = ctr ? 4 : 16;
+        break;
+      }
+      case EspCipher::kNull:
+        iv_size = 0;
+        block = 4;
+        break;
+    }
+    auto made = make_openssl_mac(mac_algorithm_of(a.integrity), a.integrity_key.span());
+    if (made) mac = std::move(*made);
+    ok = mac != nullptr && (a.cipher == EspCipher::kNull || cipher != nullptr);
+  }
+
+  static std::size_t salt_size_of(EspCipher cipher) { return uipsec::salt_size(cipher); }
+  static MacAlgorithm mac_algorithm_of(EspIntegrity integrity) {
+    switch (integrity) {
+      case EspIntegrity::kHmacSha1:
+        return MacAlgorithm::kHmacSha1;
+      case EspIntegrity::kHmacSha384:
+        return MacAlgorithm::kHmacSha384;
+      case EspIntegrity::kHmacSha512:
+        return MacAlgorithm::kHmacSha512;
+      case EspIntegrity::kHmacSha256:
+      case EspIntegrity::kNone:
+        break;
+    }
+    return MacAlgorithm::kHmacSha256;
+  }
+
+  // The AEAD's nonce for IV `iv`: salt || IV (RFC 4106 §4, RFC 4309 §4, RFC 7634 §2).
+  ByteSpan nonce(const std::uint8_t* iv) {
+    std::memcpy(nonce_bytes.data(), salt.data(), salt_size);
+    std::memcpy(nonce_bytes.data() + salt_size, iv, 8);
+    return ByteSpan(nonce_bytes.data(), salt_size + 8);
+  }
+  // CTR's counter block: nonce || IV || 1 (RFC 3686 §4); CBC's IV as it is.
+  ByteSpan cipher_iv(const BareLayout& p) {
+    if (!ctr) return ByteSpan(p.iv, p.iv_size);
+    std::memcpy(counter_block.data(), salt.data(), 4);
+    std::memcpy(counter_block.data() + 4, p.iv, 8);
+    store_be32(counter_block.data() + 12, 1);
+    return ByteSpan(counter_block.data(), 16);
+  }
+
+  bool seal(BareLayout& p, std::uint64_t seq) {
+    store_be32(p.header + 4, static_cast<std::uint32_t>(seq));
+    if (p.iv_size != 0) store_be64(p.iv + p.iv_size - 8, seq);  // a counter as IV
+    const MutableByteSpan text(p.text, p.text_size);
+    const MutableByteSpan icv(p.icv, p.icv_size);
+    const ByteSpan header(p.header, kEspHeaderSize);
+    if (aead) {
+      if (gmac) {
+        const ByteSpan parts[] = {header, ByteSpan(p.iv, 8), text};
+        return aead->seal(nonce(p.iv), parts, MutableByteSpan(), icv);
+      }
+      const ByteSpan parts[] = {header};
+      return aead->seal(nonce(p.iv), parts, text, icv);
+    }
+    if (cipher && !cipher->encrypt(cipher_iv(p), text)) return false;
+    const ByteSpan parts[] = {header, ByteSpan(p.iv, p.iv_size), text};
+    return mac->compute(parts, icv);
+  }
+
+  // Opens a packet sealed with seal(p, seq).
+  bool open(BareLayout& p, std::uint64_t /*seq*/) {
+    const MutableByteSpan text(p.text, p.text_size);
+    const ByteSpan icv(p.icv, p.icv_size);
+    const ByteSpan header(p.header, kEspHeaderSize);
+    if (aead) {
+      if (gmac) {
+        const ByteSpan parts[] = {header, ByteSpan(p.iv, 8), text};
+        return aead->open(nonce(p.iv), parts, MutableByteSpan(), icv);
+      }
+      const ByteSpan parts[] = {header};
+      return aead->open(nonce(p.iv), parts, text, icv);
+    }
+    const ByteSpan parts[] = {header, ByteSpan(p.iv, p.iv_size), text};
+    const MutableByteSpan computed(expected.data(), p.icv_size);
+    if (!mac->compute(parts, computed) || !equal_constant_time(computed, icv)) return false;
+    return cipher == nullptr || cipher->decrypt(cipher_iv(p), text);
+  }
+
+  std::unique_ptr<Aead> aead;
+  std::unique_ptr<Cipher> cipher;
+  std::unique_ptr<Mac> mac;
+  std::array<std::uint8_t, 4> salt{};
+  std::array<std::uint8_t, 12> nonce_bytes{};
+  std::array<std::uint8_t, 16> counter_block{};
+  std::array<std::uint8_t, 64> expected{};
+  std::size_t salt_size = 0;
+  std::size_t iv_size = 0;
+  std::size_t block = 4;
+  std::size_t icv_size = 16;
+  bool gmac = false;
+  bool ctr = false;
+  bool ok = false;
+};
+
 void init_packet(BareLayout& p, std::size_t n, std::size_t iv_size) {
   store_be32(p.header, kSpi.value());
   std::memset(p.iv, 0, iv_size);
@@ -340,13 +495,14 @@ void init_packet(BareLayout& p, std::size_t n, std::size_t iv_size) {
 }
 
 template <class Bare>
-void bare_seal(benchmark::State& state, Bare& bare, std::size_t iv_size, std::size_t block) {
+void bare_seal(benchmark::State& state, Bare& bare, std::size_t iv_size, std::size_t block,
+               std::size_t icv_size = kIcvSize) {
   if (!bare.ok) {
     state.SkipWithError("OpenSSL setup failed");
     return;
   }
   const std::size_t n = payload_size(state);
-  BareLayout packet(iv_size, encrypted_size(n, block));
+  BareLayout packet(iv_size, encrypted_size(n, block), icv_size);
   init_packet(packet, n, iv_size);
   std::uint64_t seq = 0;
   bool ok = true;
@@ -370,9 +526,10 @@ void BM_BareOpensslSeal(benchmark::State& state, SuiteId id) {
 
 // The copy of the sealed packet is timed, as in BM_Open.
 template <class Bare>
-void bare_open(benchmark::State& state, Bare& bare, std::size_t iv_size, std::size_t block) {
+void bare_open(benchmark::State& state, Bare& bare, std::size_t iv_size, std::size_t block,
+               std::size_t icv_size = kIcvSize) {
   const std::size_t n = payload_size(state);
-  BareLayout packet(iv_size, encrypted_size(n, block));
+  BareLayout packet(iv_size, encrypted_size(n, block), icv_size);
   init_packet(packet, n, iv_size);
   constexpr std::uint64_t kSeq = 1;
   if (!bare.ok || !bare.seal(packet, kSeq)) {
@@ -400,18 +557,50 @@ void BM_BareOpensslOpen(benchmark::State& state, SuiteId id) {
   }
 }
 
-// Ours next to bare for each suite, so that the two run close together in time.
-#define UIPSEC_ESP_BENCH(suite_name, id)                                        \
-  BENCHMARK_CAPTURE(BM_Seal, suite_name, SuiteId::id)->Apply(sizes);            \
-  BENCHMARK_CAPTURE(BM_BareOpensslSeal, suite_name, SuiteId::id)->Apply(sizes); \
-  BENCHMARK_CAPTURE(BM_Open, suite_name, SuiteId::id)->Apply(sizes);            \
-  BENCHMARK_CAPTURE(BM_BareOpensslOpen, suite_name, SuiteId::id)->Apply(sizes); \
-  BENCHMARK_CAPTURE(BM_MakeIv, suite_name, SuiteId::id)
+void BM_CryptoSeal(benchmark::State& state, const test::Suite& suite) {
+  CryptoBaseline bare(suite);
+  bare_seal(state, bare, bare.iv_size, bare.block, bare.icv_size);
+}
 
-UIPSEC_ESP_BENCH(aes128gcm16, kAes128Gcm);
-UIPSEC_ESP_BENCH(aes256gcm16, kAes256Gcm);
-UIPSEC_ESP_BENCH(chacha20poly1305, kChaCha20Poly1305);
-UIPSEC_ESP_BENCH(aes128cbc_sha256, kAes128CbcSha256);
+void BM_CryptoOpen(benchmark::State& state, const test::Suite& suite) {
+  CryptoBaseline bare(suite);
+  bare_open(state, bare, bare.iv_size, bare.block, bare.icv_size);
+}
+
+// The raw EVP baseline of a suite, if it has one.
+std::optional<SuiteId> raw_baseline(const std::string& name) {
+  if (name == "aes128gcm16") return SuiteId::kAes128Gcm;
+  if (name == "aes256gcm16") return SuiteId::kAes256Gcm;
+  if (name == "chacha20poly1305") return SuiteId::kChaCha20Poly1305;
+  if (name == "aes128cbc-sha256") return SuiteId::kAes128CbcSha256;
+  return std::nullopt;
+}
+
+// Ours next to the baselines for each suite, so that they run close together in time.
+[[maybe_unused]] const bool kRegistered = [] {
+  for (const test::Suite& suite : test::all_suites()) {
+    const std::string& name = suite.name;
+    auto with_sizes = [&](const char* what, auto fn) {
+      benchmark::RegisterBenchmark((std::string(what) + "/" + name).c_str(), fn, suite)
+          ->Apply(sizes);
+    };
+    const auto raw = raw_baseline(name);
+    with_sizes("BM_Seal", BM_Seal);
+    with_sizes("BM_CryptoSeal", BM_CryptoSeal);
+    if (raw) {
+      benchmark::RegisterBenchmark(("BM_BareOpensslSeal/" + name).c_str(), BM_BareOpensslSeal, *raw)
+          ->Apply(sizes);
+    }
+    with_sizes("BM_Open", BM_Open);
+    with_sizes("BM_CryptoOpen", BM_CryptoOpen);
+    if (raw) {
+      benchmark::RegisterBenchmark(("BM_BareOpensslOpen/" + name).c_str(), BM_BareOpensslOpen, *raw)
+          ->Apply(sizes);
+    }
+    benchmark::RegisterBenchmark(("BM_MakeIv/" + name).c_str(), BM_MakeIv, suite);
+  }
+  return true;
+}();
 
 }  // namespace
 }  // namespace uipsec
