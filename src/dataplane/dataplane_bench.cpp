@@ -28,6 +28,9 @@
 //                      policy benchmark's mixed set), all through one SA. Refill: copy the
 //                      1400-byte packet, then write the flow's addresses and ports into it.
 //   BM_OutboundRefillFlows  that refill alone. Per packet = (AtScale - RefillFlows) / 64.
+//   BM_InboundAtScale/<sas> InboundPath::process on batches of packets that the road-warrior
+//                      setup of `sas` SAs sealed (SPIs uniform over the SAs), with an IN policy
+//                      per SA; BM_InboundRefillAtScale the refill alone.
 // The "per_packet" counter is CPU time per packet (per lookup for BM_FindInbound).
 //
 // Run: bench/run_micro.sh (figures in docs/BENCHMARKS.md).
@@ -43,6 +46,7 @@
 #include <vector>
 
 #include "dataplane/dataplane_test_support.hpp"
+#include "wire/inet_checksum.hpp"
 
 namespace uipsec {
 namespace {
@@ -409,6 +413,132 @@ void BM_OutboundRefillFlows(benchmark::State& state) {
   set_per_packet(state, kBatch);
 }
 BENCHMARK(BM_OutboundRefillFlows);
+
+// --- The inbound path with many SAs and policies -------------------------------------------------
+
+// Host B receiving from the road warriors of scale_setup(0, n, n): the same n SAs (anti-replay off,
+// so that the same packets open again), and for each an IN policy mirroring A's OUT policy with
+// the same template, so that the inbound policy check (RFC 4301 5.2) does a real lookup. The
+// packets: kSealedBatches batches that A sealed for flows drawn uniformly from its policies, so
+// their SPIs are uniform over the n SAs.
+constexpr std::size_t kSealedBatches = 64;
+
+struct InboundScaleSetup {
+  explicit InboundScaleSetup(std::size_t n) {
+    ScaleSetup& a = scale_setup(0, n, n);
+    if (!a.ok) return;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto index = static_cast<std::uint32_t>(i);
+      const std::string peer = IpAddress::v4(0xac100000u + index).to_string();
+      SaConfig sa = test::sa_config("198.18.0.1", peer.c_str(), 0x1000 + index, index + 1);
+      sa.replay_window = 0;
+      if (!b.sad.add(std::move(sa), kNow).ok()) return;
+      PolicyConfig c;
+      c.direction = PolicyDirection::kIn;
+      c.action = PolicyAction::kProtect;
+      c.tmpl = PolicyTemplate{Reqid(index + 1), TemplateMode::kTunnel, test::addr("198.18.0.1"),
+                              IpAddress::v4(0xac100000u + index)};
+      c.selector.source = *IpPrefix::parse("198.18.10.0/24");
+      c.selector.destination = IpPrefix::host(IpAddress::v4(0x64400000u + index));
+      c.priority = 1000;
+      if (!b.spd.add(c, kNow).ok()) return;
+    }
+    PacketPool pool(kBatch);
+    PacketBatch batch = make_batch(pool);
+    const std::vector<std::uint8_t> packet = cleartext_packet();
+    std::size_t next = 0;
+    for (std::size_t round = 0; round < kSealedBatches; ++round) {
+      refill_flows(batch, packet, a.flows, next);
+      // B checks the inner header that A only read: give it the right checksum again.
+      for (std::size_t i = 0; i < batch.size; ++i) {
+        std::uint8_t* header = batch.packets[i]->data();
+        store_be16(header + 10, 0);
+        store_be16(header + 10, inet_checksum(ByteSpan(header, 20)));
+      }
+      a.host.outbound.process(batch, kNow);
+      a.host.reader->quiescent();
+      for (std::size_t i = 0; i < batch.size; ++i) {
+        if (batch.verdicts[i] != Verdict::send_to_peer()) return;
+        const PacketBuffer& p = *batch.packets[i];
+        sealed.bytes.emplace_back(p.data(), p.data() + p.size());
+        PacketMeta meta = p.meta;
+        std::swap(meta.local, meta.remote);  // what B sees of A's datagram
+        sealed.meta.push_back(meta);
+      }
+    }
+    b.reader->quiescent();
+    b.domain.reclaim();
+    ok = true;
+  }
+
+  test::Host b{"198.18.0.2"};
+  SealedPackets sealed;
+  bool ok = false;
+};
+
+InboundScaleSetup& inbound_scale_setup(std::size_t n) {
+  static std::map<std::size_t, std::unique_ptr<InboundScaleSetup>> all;
+  auto& slot = all[n];
+  if (!slot) slot = std::make_unique<InboundScaleSetup>(n);
+  return *slot;
+}
+
+// Copies the next kBatch sealed packets (and their metadata) into the batch.
+void refill_sealed_at(PacketBatch& batch, const SealedPackets& sealed, std::size_t& next) {
+  const std::size_t total = sealed.bytes.size();
+  for (std::size_t i = 0; i < batch.size; ++i, next = next + 1 == total ? 0 : next + 1) {
+    PacketBuffer& p = *batch.packets[i];
+    p.assign(sealed.bytes[next]);
+    p.meta = sealed.meta[next];
+  }
+}
+
+//   BM_InboundAtScale/<sas>  InboundPath::process on 64-packet batches whose SPIs are drawn
+//                            uniformly from `sas` SAs (with as many IN policies), refill included;
+//                            BM_InboundRefillAtScale/<sas> is the refill alone.
+void BM_InboundAtScale(benchmark::State& state) {
+  InboundScaleSetup& setup = inbound_scale_setup(static_cast<std::size_t>(state.range(0)));
+  if (!setup.ok) {
+    state.SkipWithError("setup failed");
+    return;
+  }
+  PacketPool pool(kBatch);
+  PacketBatch batch = make_batch(pool);
+  test::Host& b = setup.b;
+  const std::uint64_t opened_before = b.counters.opened.get();
+  const std::uint64_t drops_before = b.counters.drops.total();
+  std::size_t next = 0;
+  for (auto _ : state) {
+    refill_sealed_at(batch, setup.sealed, next);
+    b.inbound.process(batch, kNow);
+    b.reader->quiescent();
+    benchmark::ClobberMemory();
+  }
+  const std::uint64_t expected = static_cast<std::uint64_t>(state.iterations()) * kBatch;
+  if (b.counters.opened.get() - opened_before != expected ||
+      b.counters.drops.total() != drops_before) {
+    state.SkipWithError("inbound dropped packets");
+  }
+  set_per_packet(state, kBatch);
+}
+BENCHMARK(BM_InboundAtScale)->ArgName("sas")->Arg(1)->Arg(1000)->Arg(100000);
+
+void BM_InboundRefillAtScale(benchmark::State& state) {
+  InboundScaleSetup& setup = inbound_scale_setup(static_cast<std::size_t>(state.range(0)));
+  if (!setup.ok) {
+    state.SkipWithError("setup failed");
+    return;
+  }
+  PacketPool pool(kBatch);
+  PacketBatch batch = make_batch(pool);
+  std::size_t next = 0;
+  for (auto _ : state) {
+    refill_sealed_at(batch, setup.sealed, next);
+    benchmark::ClobberMemory();
+  }
+  set_per_packet(state, kBatch);
+}
+BENCHMARK(BM_InboundRefillAtScale)->ArgName("sas")->Arg(1)->Arg(100000);
 
 }  // namespace
 }  // namespace uipsec
