@@ -143,6 +143,40 @@ TEST_F(TunnelTest, TransportModeRebuildsTheHeaderAtTheReceiver) {
             std::vector<std::uint8_t>(original.begin() + 20, original.end()));
 }
 
+// RFC 3948 §3.1.2: A sits behind a NAT as 198.18.30.5, which the NAT maps to 198.18.0.1. A's
+// UDP checksum covers its private address; B's SA knows it from `encap ... OADDR` and the
+// packet B hands its kernel carries a checksum that verifies with the address B sees.
+TEST_F(TunnelTest, TransportModeBehindNatFixesTheChecksumWithTheOriginalAddress) {
+  auto sent_sa = test::sa_config("198.18.30.5", "198.18.0.2", 0x3004, 4);
+  sent_sa.mode = IpsecMode::kTransport;
+  auto seen_sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x3004, 4);
+  seen_sa.mode = IpsecMode::kTransport;
+  seen_sa.endpoints.encapsulation->original_address = addr("198.18.30.5");
+  ASSERT_TRUE(a_.sad.add(sent_sa, now_).ok());
+  ASSERT_TRUE(b_.sad.add(seen_sa, now_).ok());
+  PolicyConfig p;
+  p.selector.source = IpPrefix::host(addr("198.18.30.5"));
+  p.selector.destination = IpPrefix::host(addr("198.18.0.2"));
+  p.tmpl = PolicyTemplate{Reqid(4), TemplateMode::kTransport, {}, {}};
+  ASSERT_TRUE(a_.spd.add(p, now_).ok());
+
+  std::vector<PacketBuffer*> batch{packet(udp_packet("198.18.30.5", "198.18.0.2", 7, 9, 64))};
+  ASSERT_EQ(a_.send(batch, now_)[0], Verdict::send_to_peer());
+  deliver(*batch[0]);
+  batch[0]->meta.remote.address = addr("198.18.0.1");  // the NAT rewrote the outer source
+  ASSERT_EQ(b_.receive(batch, now_)[0], Verdict::deliver_to_tun());
+  const ByteSpan out = batch[0]->span();
+  const auto in = parse_ip_packet(out);
+  ASSERT_TRUE(in.has_value());
+  EXPECT_EQ(in->src, addr("198.18.0.1"));
+  const ByteSpan udp = out.subspan(in->header_length);
+  EXPECT_EQ(inet_sum(udp, pseudo_header_sum(in->src, in->dst, ip_protocol::kUdp,
+                                            static_cast<std::uint32_t>(udp.size()))),
+            0xffff)
+      << "the UDP checksum must verify with the NAT's address";
+  pool_.release(batch[0]);
+}
+
 TEST_F(TunnelTest, EsnCarriesTrafficAcrossTwoToThe32) {
   auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x1001);
   sa.flags.esn = true;

@@ -92,8 +92,11 @@ Verdict InboundPath::process_one(PacketBuffer& packet, Timestamp now) {
     v = decapsulate_tunnel(opened.next_header, packet);
   } else {
     const SaEndpoints& endpoints = sa->endpoints();
-    v = decapsulate_transport(opened.next_header,
-                              OuterHeader{endpoints.source, endpoints.destination, 0, 64}, packet);
+    OuterHeader outer{endpoints.source, endpoints.destination, 0, 64};
+    if (meta.encapsulation == Encapsulation::kEspInUdp && endpoints.encapsulation) {
+      outer.original_source = endpoints.encapsulation->original_address;
+    }
+    v = decapsulate_transport(opened.next_header, outer, packet);
   }
   if (v.dropped()) {
     sc.other_drops.add();

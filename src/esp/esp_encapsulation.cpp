@@ -1,9 +1,12 @@
 #include "esp/esp_encapsulation.hpp"
 
+#include "base/bytes.hpp"
+#include "wire/inet_checksum.hpp"
 #include "wire/ip_packet.hpp"
 #include "wire/ip_protocol.hpp"
 #include "wire/ipv4_header.hpp"
 #include "wire/ipv6_header.hpp"
+#include "wire/transport_header.hpp"
 
 namespace uipsec {
 
@@ -43,6 +46,30 @@ Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet) {
   return Verdict::deliver_to_tun();
 }
 
+namespace {
+
+// RFC 3948 §3.1.2, incremental variant: the pseudo-header's source address goes from `from` to
+// `to`. `upper` is the TCP or UDP header and data.
+void move_checksum_source(std::uint8_t protocol, const IpAddress& from, const IpAddress& to,
+                          MutableByteSpan upper) {
+  std::size_t offset = 0;
+  if (protocol == ip_protocol::kTcp && upper.size() >= kTcpMinHeaderSize) {
+    offset = 16;
+  } else if (protocol == ip_protocol::kUdp && upper.size() >= kUdpHeaderSize) {
+    offset = 6;
+    if (load_be16(&upper[offset]) == 0 && to.is_v4()) return;  // IPv4: no checksum
+  } else {
+    return;
+  }
+  const std::uint16_t old_checksum = load_be16(&upper[offset]);
+  std::uint16_t updated = inet_checksum_update(old_checksum, from.bytes(), to.bytes());
+  // UDP sends a computed 0 as 0xffff (RFC 768); 0 would mean "no checksum".
+  if (protocol == ip_protocol::kUdp && updated == 0) updated = 0xffff;
+  store_be16(&upper[offset], updated);
+}
+
+}  // namespace
+
 Verdict decapsulate_transport(std::uint8_t next_header, const OuterHeader& outer,
                               PacketBuffer& packet) {
   if (next_header == ip_protocol::kIpv4 || next_header == ip_protocol::kIpv6) {
@@ -50,6 +77,10 @@ Verdict decapsulate_transport(std::uint8_t next_header, const OuterHeader& outer
     return Verdict::drop(DropReason::kBadNextHeader);
   }
   const std::size_t payload = packet.size();
+  if (outer.original_source && outer.original_source->family() == outer.source.family() &&
+      *outer.original_source != outer.source) {
+    move_checksum_source(next_header, *outer.original_source, outer.source, packet.span());
+  }
   if (outer.source.is_v4()) {
     if (payload + kIpv4HeaderSize > 0xffff) return Verdict::drop(DropReason::kBadInnerPacket);
     std::uint8_t* header = packet.push_front(kIpv4HeaderSize);

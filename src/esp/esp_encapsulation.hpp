@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "esp/esp_packet.hpp"
 
@@ -26,13 +27,22 @@ Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet);
 
 // What the receiver knows of the outer header of a transport-mode packet.
 struct OuterHeader {
+  OuterHeader(IpAddress source_address, IpAddress destination_address, std::uint8_t tos_byte = 0,
+              std::uint8_t hop_limit = 64)
+      : source(source_address), destination(destination_address), tos(tos_byte), ttl(hop_limit) {}
+
   IpAddress source;
   IpAddress destination;
   std::uint8_t tos = 0;
   std::uint8_t ttl = 64;
+  // UDP-encapsulated transport mode behind a NAT (RFC 3948 §3.1.2): the peer's address before
+  // the NAT (`encap ... OADDR`), which its TCP/UDP checksum covers. When set and different from
+  // `source`, the checksum is moved from it to `source` incrementally.
+  std::optional<IpAddress> original_source;
 };
 // After esp_open: prepends an IP header (outer addresses, protocol = next_header) so the TUN
-// device receives a whole packet.
+// device receives a whole packet; with an original source, fixes the TCP or UDP checksum (an
+// IPv4 UDP checksum of 0, "none", stays 0; other protocols carry no pseudo-header sum).
 Verdict decapsulate_transport(std::uint8_t next_header, const OuterHeader& outer,
                               PacketBuffer& packet);
 

@@ -372,6 +372,69 @@ TEST(EspEncapsulation, DecapsulateTransportRebuildsTheIpv6Header) {
       upper_layer_checksum_valid(kSrc6, kDst6, ip_protocol::kUdp, packet.subspan(kIpv6HeaderSize)));
 }
 
+// RFC 3948 §3.1.2: a peer behind a NAT computed its checksums with its private address; the
+// rebuilt header carries the NAT's. The original address from `encap ... OADDR` moves them.
+TEST(EspEncapsulation, DecapsulateTransportMovesTcpChecksumFromTheOriginalAddress) {
+  const IpAddress original = address("10.1.2.3");
+  const Bytes segment = tcp_segment(original, kDst4, pattern(61));  // odd length on purpose
+  OuterHeader outer{kSrc4, kDst4};
+  outer.original_source = original;
+  OwnedBuffer b;
+  ASSERT_TRUE(b->assign(segment));
+  ASSERT_EQ(decapsulate_transport(ip_protocol::kTcp, outer, *b), Verdict::deliver_to_tun());
+  const ByteSpan upper = b->span().subspan(kIpv4HeaderSize);
+  EXPECT_TRUE(upper_layer_checksum_valid(kSrc4, kDst4, ip_protocol::kTcp, upper));
+  EXPECT_FALSE(upper_layer_checksum_valid(original, kDst4, ip_protocol::kTcp, upper));
+
+  // Without the original address the checksum is left alone (and no longer verifies).
+  ASSERT_TRUE(b->assign(segment));
+  ASSERT_EQ(decapsulate_transport(ip_protocol::kTcp, OuterHeader{kSrc4, kDst4}, *b),
+            Verdict::deliver_to_tun());
+  EXPECT_FALSE(upper_layer_checksum_valid(kSrc4, kDst4, ip_protocol::kTcp,
+                                          b->span().subspan(kIpv4HeaderSize)));
+}
+
+TEST(EspEncapsulation, DecapsulateTransportMovesUdpChecksumButKeepsAnIpv4ZeroChecksum) {
+  const IpAddress original = address("172.16.9.9");
+  OuterHeader outer{kSrc4, kDst4};
+  outer.original_source = original;
+  OwnedBuffer b;
+  ASSERT_TRUE(b->assign(udp_datagram(original, kDst4, pattern(33))));
+  ASSERT_EQ(decapsulate_transport(ip_protocol::kUdp, outer, *b), Verdict::deliver_to_tun());
+  const ByteSpan upper = b->span().subspan(kIpv4HeaderSize);
+  EXPECT_NE(load_be16(&upper[6]), 0);
+  EXPECT_TRUE(upper_layer_checksum_valid(kSrc4, kDst4, ip_protocol::kUdp, upper));
+
+  Bytes unchecked = udp_datagram(original, kDst4, pattern(33));
+  store_be16(&unchecked[6], 0);  // IPv4 UDP without a checksum
+  ASSERT_TRUE(b->assign(unchecked));
+  ASSERT_EQ(decapsulate_transport(ip_protocol::kUdp, outer, *b), Verdict::deliver_to_tun());
+  EXPECT_EQ(load_be16(&b->span()[kIpv4HeaderSize + 6]), 0);
+}
+
+TEST(EspEncapsulation, DecapsulateTransportMovesIpv6ChecksumsAndLeavesOtherProtocols) {
+  const IpAddress original = address("2001:db8:aaaa::5");
+  OuterHeader outer{kSrc6, kDst6};
+  outer.original_source = original;
+  OwnedBuffer b;
+  ASSERT_TRUE(b->assign(tcp_segment(original, kDst6, pattern(100))));
+  ASSERT_EQ(decapsulate_transport(ip_protocol::kTcp, outer, *b), Verdict::deliver_to_tun());
+  EXPECT_TRUE(upper_layer_checksum_valid(kSrc6, kDst6, ip_protocol::kTcp,
+                                         b->span().subspan(kIpv6HeaderSize)));
+
+  // RFC 3948 §3.1.2 names TCP and UDP; any other protocol's bytes are never touched.
+  const Bytes other = pattern(40);
+  ASSERT_TRUE(b->assign(other));
+  ASSERT_EQ(decapsulate_transport(253, outer, *b), Verdict::deliver_to_tun());
+  const ByteSpan payload = b->span().subspan(kIpv6HeaderSize);
+  EXPECT_EQ(Bytes(payload.begin(), payload.end()), other);
+
+  // A truncated TCP header is not "fixed" past its end.
+  ASSERT_TRUE(b->assign(Bytes(10, 0x77)));
+  ASSERT_EQ(decapsulate_transport(ip_protocol::kTcp, outer, *b), Verdict::deliver_to_tun());
+  EXPECT_EQ(Bytes(b->span().begin() + kIpv6HeaderSize, b->span().end()), Bytes(10, 0x77));
+}
+
 TEST(EspEncapsulation, DecapsulateTransportRefusesIpInIp) {
   OwnedBuffer b;
   const Bytes inner = ipv4_packet(ip_protocol::kUdp, udp_datagram(kSrc4, kDst4, pattern(4)));
