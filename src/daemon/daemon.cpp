@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -24,24 +25,6 @@
 namespace uipsec {
 
 namespace {
-
-// RouteTable as the RouteManager's RouteControl.
-class RtnetlinkRouteControl final : public RouteControl {
- public:
-  explicit RtnetlinkRouteControl(RouteTable table) : table_(std::move(table)) {}
-  Result<void> add_route(const Route& r) override { return table_.add_route(r); }
-  Result<void> delete_route(const Route& r) override { return table_.delete_route(r); }
-  Result<void> add_rule(const RoutingRule& r) override { return table_.add_rule(r); }
-  Result<std::size_t> flush_routes(std::uint32_t table) override {
-    return table_.flush_routes(table);
-  }
-  Result<std::size_t> flush_rules(std::uint32_t priority, std::uint32_t table) override {
-    return table_.flush_rules(priority, table);
-  }
-
- private:
-  RouteTable table_;
-};
 
 // The control server's FdWatcher over the daemon's epoll loop.
 class EventLoopWatcher final : public FdWatcher {
@@ -142,6 +125,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   UdpSocketOptions socket_options;
   socket_options.port = config.nat_t_port;
   socket_options.buffer_bytes = static_cast<int>(config.socket_buffer);
+  socket_options.mark = config.socket_mark;  // host-to-host tunnels: our ESP skips table 220
   auto socket = UdpSocket::open(socket_options);
   if (!socket) return socket.error();
   p->socket = std::move(*socket);
@@ -169,8 +153,18 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
     auto table = RouteTable::open();
     if (!table) return table.error();
     p->route_control = std::make_unique<RtnetlinkRouteControl>(std::move(*table));
-    RouteManager::Options route_options{p->tun->ifindex(), config.route_table,
-                                        config.route_rule_priority};
+    RouteManager::Options route_options;
+    route_options.tun_ifindex = p->tun->ifindex();
+    route_options.table = config.route_table;
+    route_options.rule_priority = config.route_rule_priority;
+    route_options.bypass_priority = config.route_bypass_priority;
+    route_options.rule_mark = config.route_rule_mark;
+    route_options.rule_mark_invert = config.route_rule_mark_invert;
+    route_options.allow_peer_ts = config.allow_peer_ts;
+    route_options.socket_mark = config.socket_mark;
+    route_options.warn = [](const std::string& line) {
+      std::fprintf(stderr, "uipsecd: routing: %s\n", line.c_str());
+    };
     p->routes = std::make_unique<RouteManager>(*p->route_control, route_options);
     if (auto r = p->routes->start(); !r.ok()) {
       return r.error().with_context(

@@ -2,12 +2,26 @@
 
 namespace uipsec {
 
+Result<void> DaemonBackend::update_sa(const SaId& id, const SaEndpoints& e) {
+  if (routes_ == nullptr) return inner_.update_sa(id, e);
+  auto previous = inner_.query_sa(id, KeyDisclosure::kOmit);
+  if (!previous.ok()) return inner_.update_sa(id, e);  // the backend says what is wrong
+  const Reqid reqid = previous->config.reqid;
+  const IpAddress from = previous->config.endpoints.destination;
+  UIPSEC_TRY(routes_->peer_moved(reqid, from, e.destination));
+  if (auto r = inner_.update_sa(id, e); !r.ok()) {
+    (void)routes_->peer_moved(reqid, e.destination, from);
+    return r.error();
+  }
+  return {};
+}
+
 Result<void> DaemonBackend::add_policy(const PolicyConfig& config) {
   UIPSEC_TRY(inner_.add_policy(config));
   if (routes_ == nullptr) return {};
   if (auto r = routes_->policy_added(config); !r.ok()) {
     (void)inner_.delete_policy(config.id());
-    return r.error().with_context("policy not added: its route into the TUN device failed");
+    return r.error().with_context("policy not added: its routes failed");
   }
   return {};
 }
@@ -15,21 +29,22 @@ Result<void> DaemonBackend::add_policy(const PolicyConfig& config) {
 Result<void> DaemonBackend::update_policy(const PolicyConfig& config) {
   if (routes_ == nullptr) return inner_.update_policy(config);
   auto previous = inner_.query_policy(config.id());
-  // Route for the new version first, so that a failure leaves the old policy and route alone.
-  UIPSEC_TRY(routes_->policy_added(config));
+  // Routes for the new version first, so that a failure leaves the old policy and routes alone.
+  UIPSEC_TRY(routes_->policy_updated(config));
   if (auto r = inner_.update_policy(config); !r.ok()) {
-    (void)routes_->policy_removed(config);
+    if (previous.ok()) {
+      (void)routes_->policy_updated(previous->config);
+    } else {
+      (void)routes_->policy_removed(config.id());
+    }
     return r.error();
   }
-  if (previous.ok()) return routes_->policy_removed(previous->config);
   return {};
 }
 
 Result<void> DaemonBackend::delete_policy(const PolicyId& id) {
-  if (routes_ == nullptr) return inner_.delete_policy(id);
-  auto previous = inner_.query_policy(id);
   UIPSEC_TRY(inner_.delete_policy(id));
-  if (previous.ok()) return routes_->policy_removed(previous->config);
+  if (routes_ != nullptr) return routes_->policy_removed(id);
   return {};
 }
 
@@ -40,7 +55,7 @@ Result<std::size_t> DaemonBackend::flush_policies() {
   if (!flushed) return flushed;
   if (all.ok()) {
     for (const PolicyInfo& p : *all) {
-      if (auto r = routes_->policy_removed(p.config); !r.ok()) return r.error();
+      if (auto r = routes_->policy_removed(p.config.id()); !r.ok()) return r.error();
     }
   }
   return flushed;

@@ -1,8 +1,8 @@
 // DaemonBackend: the IpsecBackend uipsecd serves — the in-process backend it wraps, plus what
 // only the daemon knows: around policy changes it asks the RouteManager to add or remove the
-// route into the TUN device (a policy whose route cannot be installed is taken out again, so a
-// rejected command changes nothing), and its statistics include the OS seams' counters (drops
-// the kernel made for us).
+// routes and rules the policy needs (a policy whose routes cannot be installed is taken out
+// again, so a rejected command changes nothing), exclude routes follow SA address updates, and its
+// statistics include the OS seams' counters (drops the kernel made for us).
 //
 // Owner: the control thread.
 #pragma once
@@ -29,9 +29,9 @@ class DaemonBackend final : public IpsecBackend {
     return inner_.allocate_spi(s, d);
   }
   Result<void> add_sa(const SaConfig& c) override { return inner_.add_sa(c); }
-  Result<void> update_sa(const SaId& id, const SaEndpoints& e) override {
-    return inner_.update_sa(id, e);
-  }
+  // The exclude routes towards the SA's peer move with it (RouteManager::peer_moved) before the
+  // SA changes; if the SA cannot change they move back.
+  Result<void> update_sa(const SaId& id, const SaEndpoints& e) override;
   Result<SaInfo> query_sa(const SaId& id, KeyDisclosure k) override {
     return inner_.query_sa(id, k);
   }

@@ -17,7 +17,37 @@ constexpr std::array<std::string_view, 8> kUipsecKeys = {
     "spi_max",    "socket_buffer",  "buffers",       "sequence_margin"};
 constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
 constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
-constexpr std::array<std::string_view, 3> kRoutesKeys = {"manage", "table", "priority"};
+constexpr std::array<std::string_view, 7> kRoutesKeys = {
+    "manage", "table", "priority", "bypass_priority", "allow_peer_ts", "socket_mark", "fwmark"};
+
+// "[!]VALUE[/MASK]" (strongSwan's kernel-netlink fwmark): a mark to match, "!" inverting it.
+Result<void> parse_rule_mark(const SettingsKey& key, std::optional<FirewallMark>& mark,
+                             bool& invert) {
+  std::string_view text = key.value;
+  invert = !text.empty() && text.front() == '!';
+  if (invert) text.remove_prefix(1);
+  const std::size_t slash = text.find('/');
+  const auto number = [](std::string_view t, std::uint32_t& out) {
+    if (t.empty()) return false;
+    try {
+      std::size_t used = 0;
+      const unsigned long long v = std::stoull(std::string(t), &used, 0);
+      if (used != t.size() || v > 0xffffffffull) return false;
+      out = static_cast<std::uint32_t>(v);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  FirewallMark m;
+  if (!number(text.substr(0, slash), m.value) ||
+      (slash != std::string_view::npos && !number(text.substr(slash + 1), m.mask))) {
+    return key.error("expected a mark [!]VALUE[/MASK] such as !0x42 or 0x42/0xff, got '" +
+                     key.value + "'");
+  }
+  mark = m;
+  return {};
+}
 constexpr std::array<std::string_view, 0> kNone = {};
 
 // Parses every key of `section` (a states or policies section) as ip-xfrm arguments.
@@ -45,7 +75,21 @@ Result<void> load_declared(const SettingsSection* section, std::vector<Declared<
 
 Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   DaemonConfig c;
-  UIPSEC_TRY(settings.check_known(kNone, std::array<std::string_view, 1>{"uipsec"}));
+  // strongswan.conf's `charon` section is shared with strongSwan: only the routing options of
+  // kernel-libipsec, socket-default and kernel-netlink are read there, the rest is not ours.
+  UIPSEC_TRY(settings.check_known(kNone, std::array<std::string_view, 2>{"uipsec", "charon"}));
+  if (const SettingsSection* plugins = settings.find_section("charon.plugins")) {
+    auto allow = plugins->get_bool("kernel-libipsec.allow_peer_ts", c.allow_peer_ts);
+    if (!allow) return allow.error();
+    c.allow_peer_ts = *allow;
+    auto mark = plugins->get_uint("socket-default.fwmark", 0, 0xffffffff, 0);
+    if (!mark) return mark.error();
+    if (*mark != 0) c.socket_mark = static_cast<std::uint32_t>(*mark);
+    if (const SettingsKey* key = plugins->find_key("kernel-netlink.fwmark");
+        key != nullptr && !key->value.empty()) {
+      UIPSEC_TRY(parse_rule_mark(*key, c.route_rule_mark, c.route_rule_mark_invert));
+    }
+  }
   const SettingsSection* u = settings.find_section("uipsec");
   if (u == nullptr) return c;  // everything at its default
   UIPSEC_TRY(u->check_known(kUipsecKeys, kUipsecSections));
@@ -79,6 +123,21 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
     auto priority = routes->get_uint("priority", 1, 32765, c.route_rule_priority);
     if (!priority) return priority.error();
     c.route_rule_priority = static_cast<std::uint32_t>(*priority);
+    // uipsec's own keys win over the charon.plugins ones.
+    auto bypass = routes->get_uint("bypass_priority", 1, c.route_rule_priority - 1,
+                                   c.route_rule_priority - 1);
+    if (!bypass) return bypass.error();
+    c.route_bypass_priority = static_cast<std::uint32_t>(*bypass);
+    auto allow = routes->get_bool("allow_peer_ts", c.allow_peer_ts);
+    if (!allow) return allow.error();
+    c.allow_peer_ts = *allow;
+    auto mark = routes->get_uint("socket_mark", 1, 0xffffffff, c.socket_mark.value_or(0));
+    if (!mark) return mark.error();
+    if (*mark != 0) c.socket_mark = static_cast<std::uint32_t>(*mark);
+    if (const SettingsKey* key = routes->find_key("fwmark");
+        key != nullptr && !key->value.empty()) {
+      UIPSEC_TRY(parse_rule_mark(*key, c.route_rule_mark, c.route_rule_mark_invert));
+    }
   }
 
   auto port = u->get_uint("nat_t_port", 1, 65535, c.nat_t_port);

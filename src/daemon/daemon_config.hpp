@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backend/ipsec_backend.hpp"
 #include "control/control_client.hpp"
+#include "io/route.hpp"
 #include "packet/packet_batch.hpp"
 #include "policy/policy.hpp"
 #include "sa/sa_config.hpp"
@@ -41,6 +43,17 @@ struct DaemonConfig {
   bool manage_routes = true;
   std::uint32_t route_table = 220;
   std::uint32_t route_rule_priority = 220;
+  // uipsec.routes.bypass_priority: rules of port/protocol-specific BYPASS policies (lookup main)
+  std::uint32_t route_bypass_priority = 219;
+  // uipsec.routes.allow_peer_ts / charon.plugins.kernel-libipsec.allow_peer_ts: permit a remote
+  // selector equal to the peer (host-to-host tunnels; needs socket_mark)
+  bool allow_peer_ts = false;
+  // uipsec.routes.socket_mark / charon.plugins.socket-default.fwmark: SO_MARK on the ESP socket
+  std::optional<std::uint32_t> socket_mark;
+  // uipsec.routes.fwmark / charon.plugins.kernel-netlink.fwmark: "[!]VALUE[/MASK]", the fwmark
+  // selector of the rules at route_rule_priority ("!": packets without that mark)
+  std::optional<FirewallMark> route_rule_mark;
+  bool route_rule_mark_invert = false;
   // uipsec.nat_t_port
   std::uint16_t nat_t_port = 4500;
   // uipsec.control_socket

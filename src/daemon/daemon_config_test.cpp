@@ -89,7 +89,7 @@ TEST(DaemonConfig, ErrorsNameFileLineAndKey) {
   ASSERT_FALSE(mode.ok());
   EXPECT_NE(mode.error().message().find("expected 'create' or 'attach'"), std::string::npos);
 
-  auto section = load("charon {\n}\n");
+  auto section = load("charon {\n}\nswanctl {\n}\n");  // charon is shared, swanctl not
   ASSERT_FALSE(section.ok());
 
   auto range = load("uipsec {\n  spi_min = 0x2000\n  spi_max = 0x1000\n}\n");
@@ -124,6 +124,71 @@ TEST(DaemonConfig, BadStateNamesItsLineAndArgument) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message().find("uipsec.conf:3: uipsec.states.x: spi"), std::string::npos)
       << c.error().message();
+}
+
+TEST(DaemonConfig, RoutingOptionsInStrongswanAndUipsecNames) {
+  auto seed = load(R"(charon {
+  plugins {
+    kernel-netlink {
+      fwmark = !0x42
+    }
+    socket-default {
+      fwmark = 0x42
+    }
+    kernel-libipsec {
+      allow_peer_ts = yes
+    }
+  }
+  load_modular = yes
+})");
+  ASSERT_TRUE(seed.ok()) << seed.error().message();
+  EXPECT_TRUE(seed->allow_peer_ts);
+  EXPECT_EQ(seed->socket_mark, 0x42u);
+  ASSERT_TRUE(seed->route_rule_mark);
+  EXPECT_EQ(seed->route_rule_mark->value, 0x42u);
+  EXPECT_EQ(seed->route_rule_mark->mask, 0xffffffffu);
+  EXPECT_TRUE(seed->route_rule_mark_invert);
+
+  auto own = load(R"(charon {
+  plugins {
+    kernel-libipsec {
+      allow_peer_ts = yes
+    }
+  }
+}
+uipsec {
+  routes {
+    allow_peer_ts = no
+    socket_mark = 7
+    fwmark = 0x100/0xff00
+    bypass_priority = 100
+  }
+})");
+  ASSERT_TRUE(own.ok()) << own.error().message();
+  EXPECT_FALSE(own->allow_peer_ts) << "uipsec's key wins";
+  EXPECT_EQ(own->socket_mark, 7u);
+  EXPECT_EQ(own->route_rule_mark->value, 0x100u);
+  EXPECT_EQ(own->route_rule_mark->mask, 0xff00u);
+  EXPECT_FALSE(own->route_rule_mark_invert);
+  EXPECT_EQ(own->route_bypass_priority, 100u);
+
+  auto defaults = load("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_FALSE(defaults->allow_peer_ts);
+  EXPECT_FALSE(defaults->socket_mark);
+  EXPECT_FALSE(defaults->route_rule_mark);
+  EXPECT_EQ(defaults->route_bypass_priority, 219u);
+
+  auto bad = load(
+      "charon {\n  plugins {\n    kernel-netlink {\n      fwmark = !0x42/zz\n"
+      "    }\n  }\n}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("uipsec.conf:4: charon.plugins.kernel-netlink.fwmark: "
+                                       "expected a mark [!]VALUE[/MASK]"),
+            std::string::npos)
+      << bad.error().message();
+  auto above = load("uipsec {\n  routes {\n    bypass_priority = 220\n  }\n}\n");
+  EXPECT_FALSE(above.ok()) << "BYPASS rules must come before table 220";
 }
 
 }  // namespace

@@ -109,12 +109,16 @@ nlmsghdr* build_route_request(void* buffer, std::uint16_t type, std::uint32_t se
   rtm->rtm_table = route.table < 256 ? static_cast<std::uint8_t>(route.table)
                                      : static_cast<std::uint8_t>(RT_TABLE_UNSPEC);
   rtm->rtm_protocol = route.protocol;
-  // A device route without gateway has link scope; a delete matches any scope and type.
-  rtm->rtm_scope = add ? RT_SCOPE_LINK : RT_SCOPE_NOWHERE;
-  rtm->rtm_type = add ? RTN_UNICAST : RTN_UNSPEC;
+  // A device route without gateway has link scope, a throw route global scope (as iproute2
+  // sets them); a delete matches any scope and type.
+  const bool is_throw = route.type == RouteType::kThrow;
+  rtm->rtm_scope = !add ? RT_SCOPE_NOWHERE : is_throw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+  rtm->rtm_type = !add ? RTN_UNSPEC : is_throw ? RTN_THROW : RTN_UNICAST;
   put_address(header, RTA_DST, route.destination.address());
   mnl_attr_put_u32(header, RTA_TABLE, route.table);
-  if (route.ifindex.value() != 0) mnl_attr_put_u32(header, RTA_OIF, route.ifindex.value());
+  if (route.ifindex.value() != 0 && !is_throw) {
+    mnl_attr_put_u32(header, RTA_OIF, route.ifindex.value());
+  }
   if (route.preferred_source) put_address(header, RTA_PREFSRC, *route.preferred_source);
   if (route.metric != 0) mnl_attr_put_u32(header, RTA_PRIORITY, route.metric);
   return header;
@@ -140,6 +144,22 @@ nlmsghdr* build_rule_request(void* buffer, std::uint16_t type, std::uint32_t seq
     mnl_attr_put_u32(header, FRA_FWMARK, rule.fwmark->value);
     mnl_attr_put_u32(header, FRA_FWMASK, rule.fwmark->mask);
   }
+  if (rule.source) {
+    frh->src_len = rule.source->length();
+    put_address(header, FRA_SRC, rule.source->address());
+  }
+  if (rule.destination) {
+    frh->dst_len = rule.destination->length();
+    put_address(header, FRA_DST, rule.destination->address());
+  }
+  if (rule.ip_protocol != 0) mnl_attr_put_u8(header, FRA_IP_PROTO, rule.ip_protocol);
+  const auto put_ports = [&](std::uint16_t attribute, const std::optional<RulePortRange>& range) {
+    if (!range) return;
+    const fib_rule_port_range ports{range->first, range->last};
+    mnl_attr_put(header, attribute, sizeof(ports), &ports);
+  };
+  put_ports(FRA_SPORT_RANGE, rule.source_ports);
+  put_ports(FRA_DPORT_RANGE, rule.destination_ports);
   return header;
 }
 
@@ -186,6 +206,11 @@ std::optional<Route> parse_route(const nlmsghdr* message) {
   }
   if (!destination && rtm.rtm_dst_len != 0) return std::nullopt;  // a prefix without address
   Route route;
+  route.type = rtm.rtm_type == RTN_UNICAST ? RouteType::kUnicast
+               : rtm.rtm_type == RTN_THROW ? RouteType::kThrow
+                                           : RouteType::kOther;
+  // IPv6 hangs routes without a device (throw) on the loopback device; they have none.
+  if (route.type == RouteType::kThrow) ifindex = 0;
   route.destination = destination ? IpPrefix(*destination, rtm.rtm_dst_len)
                                   : IpPrefix::any(*family);  // a default route has no RTA_DST
   route.ifindex = InterfaceIndex(ifindex);
@@ -226,6 +251,32 @@ std::optional<RoutingRule> parse_rule(const nlmsghdr* message) {
       return std::nullopt;
     }
     rule.fwmark = mark;
+  }
+  const std::uint8_t max_length = *family == IpFamily::kV4 ? 32 : 128;
+  if (frh.src_len > max_length || frh.dst_len > max_length) return std::nullopt;
+  std::optional<IpAddress> source;
+  std::optional<IpAddress> destination;
+  if (!read_address(attributes[FRA_SRC], *family, source) ||
+      !read_address(attributes[FRA_DST], *family, destination)) {
+    return std::nullopt;
+  }
+  if (source) rule.source = IpPrefix(*source, frh.src_len);
+  if (destination) rule.destination = IpPrefix(*destination, frh.dst_len);
+  if (const nlattr* protocol = attributes[FRA_IP_PROTO]; protocol != nullptr) {
+    if (mnl_attr_get_payload_len(protocol) < 1) return std::nullopt;
+    rule.ip_protocol = *static_cast<const std::uint8_t*>(mnl_attr_get_payload(protocol));
+  }
+  const auto read_ports = [](const nlattr* attribute, std::optional<RulePortRange>& out) {
+    if (attribute == nullptr) return true;
+    if (mnl_attr_get_payload_len(attribute) < sizeof(fib_rule_port_range)) return false;
+    fib_rule_port_range ports;
+    std::memcpy(&ports, mnl_attr_get_payload(attribute), sizeof(ports));
+    out = RulePortRange{ports.start, ports.end};
+    return true;
+  };
+  if (!read_ports(attributes[FRA_SPORT_RANGE], rule.source_ports) ||
+      !read_ports(attributes[FRA_DPORT_RANGE], rule.destination_ports)) {
+    return std::nullopt;
   }
   return rule;
 }

@@ -25,8 +25,14 @@ std::string hex(std::uint32_t value) {
 }  // namespace
 
 std::string to_string(const Route& route) {
-  std::string text = route.destination.to_string() + " " + device_text(route.ifindex) + " table " +
-                     std::to_string(route.table) + " proto " + std::to_string(route.protocol);
+  std::string text;
+  if (route.type == RouteType::kThrow) {
+    text = "throw " + route.destination.to_string();
+  } else {
+    text = (route.type == RouteType::kOther ? "(other type) " : "") +
+           route.destination.to_string() + " " + device_text(route.ifindex);
+  }
+  text += " table " + std::to_string(route.table) + " proto " + std::to_string(route.protocol);
   if (route.preferred_source) text += " src " + route.preferred_source->to_string();
   if (route.metric != 0) text += " metric " + std::to_string(route.metric);
   return text;
@@ -35,6 +41,17 @@ std::string to_string(const Route& route) {
 std::string to_string(const RoutingRule& rule) {
   std::string text = "priority " + std::to_string(rule.priority);
   if (rule.invert) text += " not";
+  if (rule.source) text += " from " + rule.source->to_string();
+  if (rule.destination) text += " to " + rule.destination->to_string();
+  if (rule.ip_protocol != 0) text += " ipproto " + std::to_string(rule.ip_protocol);
+  const auto ports = [&](const char* name, const std::optional<RulePortRange>& range) {
+    if (range) {
+      text += std::string(" ") + name + " " + std::to_string(range->first) + "-" +
+              std::to_string(range->last);
+    }
+  };
+  ports("sport", rule.source_ports);
+  ports("dport", rule.destination_ports);
   if (rule.fwmark) text += " fwmark " + hex(rule.fwmark->value) + "/" + hex(rule.fwmark->mask);
   text += " table " + std::to_string(rule.table) + " proto " + std::to_string(rule.protocol) +
           (rule.family == IpFamily::kV4 ? " (IPv4)" : " (IPv6)");

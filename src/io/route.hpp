@@ -24,9 +24,20 @@ inline constexpr std::uint8_t kUipsecRouteProtocol = 85;
 inline constexpr std::uint32_t kDefaultRouteTable = 220;
 inline constexpr std::uint32_t kDefaultRulePriority = 220;
 
+// What a route does with the packets it matches (rtm_type).
+enum class RouteType : std::uint8_t {
+  kUnicast,  // RTN_UNICAST: out through `ifindex`
+  // RTN_THROW: stop looking in this table and go on with the next rule — the "exclude route"
+  // that keeps traffic to the IPsec peer (and BYPASS traffic) out of table 220.
+  kThrow,
+  kOther,  // any other type, as found in dumps (blackhole, unreachable, ...)
+};
+
 // A unicast route to `destination` through an interface, without gateway (the TUN device is
-// point to point): `ip route add DESTINATION dev IFINDEX table TABLE proto PROTOCOL [src SRC]`.
+// point to point): `ip route add DESTINATION dev IFINDEX table TABLE proto PROTOCOL [src SRC]`;
+// or a throw route (`ip route add throw DESTINATION table TABLE proto PROTOCOL`, no device).
 struct Route {
+  RouteType type = RouteType::kUnicast;
   IpPrefix destination;
   InterfaceIndex ifindex;  // 0 in dumps of routes without a single device (multipath, blackhole)
   std::uint32_t table = kDefaultRouteTable;
@@ -47,8 +58,17 @@ struct FirewallMark {
   friend bool operator==(const FirewallMark&, const FirewallMark&) = default;
 };
 
+// An inclusive range of TCP/UDP/SCTP ports (struct fib_rule_port_range). Linux accepts only
+// 1 <= first <= last <= 65534 ("Invalid sport range" otherwise).
+struct RulePortRange {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;
+  friend bool operator==(const RulePortRange&, const RulePortRange&) = default;
+};
+
 // A policy-routing rule that looks up `table`:
-// `ip rule add [not] [fwmark VALUE/MASK] priority PRIORITY table TABLE proto PROTOCOL`.
+// `ip rule add [not] [from SRC] [to DST] [ipproto P] [sport A-B] [dport C-D] [fwmark VALUE/MASK]
+//  priority PRIORITY table TABLE proto PROTOCOL`.
 struct RoutingRule {
   IpFamily family = IpFamily::kV4;
   std::uint32_t priority = kDefaultRulePriority;
@@ -59,14 +79,23 @@ struct RoutingRule {
   // "not fwmark 0x1" keeps the tunnel's own marked ESP packets out of table 220. Without a
   // selector an inverted rule matches nothing.
   bool invert = false;
+  // Packet selectors (FRA_SRC/FRA_DST, FRA_IP_PROTO, FRA_SPORT_RANGE/FRA_DPORT_RANGE; ports and
+  // protocol need Linux >= 4.17). Absent: any.
+  std::optional<IpPrefix> source;
+  std::optional<IpPrefix> destination;
+  std::uint8_t ip_protocol = 0;  // 0: any
+  std::optional<RulePortRange> source_ports;
+  std::optional<RulePortRange> destination_ports;
 
   friend bool operator==(const RoutingRule&, const RoutingRule&) = default;
 };
 
 // "198.18.20.0/24 dev ipsec0 table 220 proto 85 src 198.18.0.1" (the device by name when it
-// exists, else "ifindex N"), as `ip route` would show it.
+// exists, else "ifindex N"), "throw 198.18.0.2/32 table 220 proto 85", as `ip route` would show
+// it.
 std::string to_string(const Route& route);
-// "priority 220 not fwmark 0x1/0xffffffff table 220 proto 85 (IPv4)".
+// "priority 220 not fwmark 0x1/0xffffffff table 220 proto 85 (IPv4)"; selectors as
+// "from 198.18.10.0/24 to 198.18.20.0/24 ipproto 6 sport 1-2 dport 22-22".
 std::string to_string(const RoutingRule& rule);
 
 }  // namespace uipsec

@@ -30,7 +30,8 @@ std::string family_text(IpFamily family) { return family == IpFamily::kV4 ? "IPv
 
 // Same route as far as a caller of add_route cares: a metric of 0 means "the kernel's default".
 bool same_route(const Route& wanted, const Route& present) {
-  return wanted.destination == present.destination && wanted.ifindex == present.ifindex &&
+  return wanted.type == present.type && wanted.destination == present.destination &&
+         (wanted.type == RouteType::kThrow || wanted.ifindex == present.ifindex) &&
          wanted.table == present.table && wanted.protocol == present.protocol &&
          wanted.preferred_source == present.preferred_source &&
          (wanted.metric == 0 || wanted.metric == present.metric);

@@ -51,6 +51,12 @@ bool contains(const std::vector<RoutingRule>& rules, const RoutingRule& wanted) 
   return std::find(rules.begin(), rules.end(), wanted) != rules.end();
 }
 
+std::string text_of(const std::vector<RoutingRule>& rules) {
+  std::string text;
+  for (const RoutingRule& r : rules) text += to_string(r) + "\n";
+  return text;
+}
+
 std::vector<Route> routes_in(RouteTable& t, IpFamily family, std::uint32_t table) {
   auto routes = t.list_routes(family, table);
   EXPECT_TRUE(routes.ok()) << routes.error().message();
@@ -184,6 +190,97 @@ TEST(RouteTable, AddsListsAndDeletesRules) {
     EXPECT_FALSE(contains(rules_of(t, IpFamily::kV4), v4));
     EXPECT_FALSE(contains(rules_of(t, IpFamily::kV4), not_marked));
     EXPECT_FALSE(contains(rules_of(t, IpFamily::kV6), v6));
+  });
+}
+
+TEST(RouteTable, ThrowRoutesOfBothFamilies) {
+  UIPSEC_IN_NETNS([] {
+    auto device = make_device();
+    ASSERT_TRUE(device);
+    RouteTable t = open_table();
+    std::vector<Route> throws;
+    for (const char* prefix : {"198.18.0.2/32", "2001:db8:1::2/128"}) {
+      Route r;
+      r.type = RouteType::kThrow;
+      r.destination = *IpPrefix::parse(prefix);
+      throws.push_back(r);
+    }
+    for (const Route& r : throws) {
+      auto added = t.add_route(r);
+      ASSERT_TRUE(added.ok()) << added.error().message();
+      auto again = t.add_route(r);
+      EXPECT_TRUE(again.ok()) << "the same throw route again: " << again.error().message();
+    }
+    // An ordinary route to the same prefix is in the way of a throw route, and says so.
+    Route clash = route_to("198.18.0.2/32", *device);
+    auto refused = t.add_route(clash);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message().find("throw 198.18.0.2/32"), std::string::npos)
+        << refused.error().message();
+
+    const auto v4 = routes_in(t, IpFamily::kV4, 220);
+    const auto v6 = routes_in(t, IpFamily::kV6, 220);
+    ASSERT_EQ(v4.size(), 1u);
+    ASSERT_EQ(v6.size(), 1u);
+    EXPECT_EQ(v4[0].type, RouteType::kThrow);
+    EXPECT_EQ(v6[0].type, RouteType::kThrow);
+    EXPECT_EQ(v6[0].ifindex, InterfaceIndex(0)) << "IPv6 hangs it on lo; we show none";
+    if (test::have_ip_command()) {
+      EXPECT_NE(test::command_output("ip route show table 220").find("throw 198.18.0.2 proto 85"),
+                std::string::npos);
+      EXPECT_NE(test::command_output("ip -6 route show table 220").find("throw 2001:db8:1::2"),
+                std::string::npos);
+    }
+    auto flushed = t.flush_routes(220);
+    ASSERT_TRUE(flushed.ok()) << flushed.error().message();
+    EXPECT_EQ(*flushed, 2u);
+    EXPECT_TRUE(routes_in(t, IpFamily::kV6, 220).empty());
+  });
+}
+
+TEST(RouteTable, RulesWithAddressProtocolAndPortSelectors) {
+  UIPSEC_IN_NETNS([] {
+    RouteTable t = open_table();
+    RoutingRule ssh;
+    ssh.priority = 219;
+    ssh.table = 254;
+    ssh.source = *IpPrefix::parse("198.18.10.0/24");
+    ssh.destination = *IpPrefix::parse("198.18.20.0/24");
+    ssh.ip_protocol = 6;
+    ssh.destination_ports = RulePortRange{22, 22};
+    RoutingRule dns6;
+    dns6.family = IpFamily::kV6;
+    dns6.priority = 219;
+    dns6.table = 254;
+    dns6.destination = *IpPrefix::parse("2001:db8:20::/48");
+    dns6.ip_protocol = 17;
+    dns6.source_ports = RulePortRange{1024, 65534};  // Linux: 1..65534 only
+    dns6.destination_ports = RulePortRange{53, 53};
+    for (const RoutingRule& r : {ssh, dns6}) {
+      auto added = t.add_rule(r);
+      ASSERT_TRUE(added.ok()) << added.error().message();
+    }
+    EXPECT_TRUE(contains(rules_of(t, IpFamily::kV4), ssh)) << to_string(ssh) << " in\n"
+                                                           << text_of(rules_of(t, IpFamily::kV4));
+    EXPECT_TRUE(contains(rules_of(t, IpFamily::kV6), dns6)) << to_string(dns6) << " in\n"
+                                                            << text_of(rules_of(t, IpFamily::kV6));
+    if (test::have_ip_command()) {
+      EXPECT_NE(test::command_output("ip rule show")
+                    .find("219:\tfrom 198.18.10.0/24 to 198.18.20.0/24 ipproto tcp dport 22 "
+                          "lookup main proto 85"),
+                std::string::npos)
+          << test::command_output("ip rule show");
+    }
+    // Deleting one leaves the other of the same priority.
+    RoutingRule other = ssh;
+    other.destination_ports = RulePortRange{443, 443};
+    ASSERT_TRUE(t.add_rule(other).ok());
+    ASSERT_TRUE(t.delete_rule(ssh).ok());
+    EXPECT_FALSE(contains(rules_of(t, IpFamily::kV4), ssh));
+    EXPECT_TRUE(contains(rules_of(t, IpFamily::kV4), other));
+    auto flushed = t.flush_rules(219, 254);
+    ASSERT_TRUE(flushed.ok());
+    EXPECT_EQ(*flushed, 2u);
   });
 }
 
