@@ -458,6 +458,7 @@ Result<void> decode(const Json& j, const std::string& path, SaFlags& out) {
   ObjectReader o(j, path);
   UIPSEC_TRY(o.open());
   UIPSEC_TRY(o.optional("esn", out.esn));
+  UIPSEC_TRY(o.optional("follow_peer", out.follow_peer));
   return o.finish();
 }
 
@@ -915,7 +916,7 @@ Json to_json(const SaConfig& c, KeyDisclosure keys) {
       {"replay_window", c.replay_window},
       {"inbound_sequence", c.inbound_sequence},
       {"outbound_sequence", c.outbound_sequence},
-      {"flags", Json{{"esn", c.flags.esn}}},
+      {"flags", Json{{"esn", c.flags.esn}, {"follow_peer", c.flags.follow_peer}}},
       {"lifetimes",
        Json{{"soft", limits_json(c.lifetimes.soft)}, {"hard", limits_json(c.lifetimes.hard)}}},
       {"selector", optional_json(c.selector, [](const TrafficSelector& s) { return to_json(s); })},

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "backend/local_backend.hpp"
+#include "backend/peer_follower.hpp"
 #include "base/unique_fd.hpp"
 #include "control/control_server.hpp"
 #include "daemon/daemon_backend.hpp"
@@ -71,6 +72,7 @@ struct Daemon::Parts {
   std::unique_ptr<EventLoop> loop;
   std::unique_ptr<EventLoopWatcher> watcher;
   std::unique_ptr<ControlServer> server;
+  std::unique_ptr<PeerFollower> follower;  // SAs with `flag follow-peer` (NAT rebinding)
   std::unique_ptr<TimerFd> timer;
   UniqueFd signals;
   std::thread worker_thread;
@@ -80,6 +82,7 @@ struct Daemon::Parts {
     if (worker) worker->stop();
     if (worker_thread.joinable()) worker_thread.join();
     if (server && local) local->remove_listener(*server);
+    if (follower && local) local->remove_listener(*follower);
     server.reset();
     if (routes) (void)routes->stop();
     // The databases go before the domain; no reader is left once the worker has stopped.
@@ -206,6 +209,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   if (!server) return server.error();
   p->server = std::move(*server);
   p->local->add_listener(*p->server);
+  p->follower = std::make_unique<PeerFollower>(*p->backend);
+  p->local->add_listener(*p->follower);
 
   auto timer = TimerFd::create();
   if (!timer) return timer.error();

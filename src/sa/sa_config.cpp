@@ -54,6 +54,14 @@ Result<void> SaConfig::validate() const {
     }
   }
   const auto& encap = endpoints.encapsulation;
+  if (flags.follow_peer && !encap) {
+    return Error("flag follow-peer: needs 'encap espinudp' (a raw ESP peer has no port to follow)");
+  }
+  if (flags.follow_peer && replay_window == 0) {
+    return Error(
+        "flag follow-peer: needs a replay window (replay-window > 0), or a replayed packet sent "
+        "from another address could move the tunnel");
+  }
   if (encap && encap->original_address &&
       encap->original_address->family() != endpoints.source.family()) {
     return Error("encap: the original address is of a different family than the SA");

@@ -74,6 +74,11 @@ struct SaEndpoints {
 // a peer's new address come with the Linux backend.)
 struct SaFlags {
   bool esn = false;  // `flag esn`: 64-bit sequence numbers
+  // `flag follow-peer` (uipsec's own): when an authentic, new (anti-replay) ESP-in-UDP packet
+  // arrives from another address or port than the SA's peer, the SA and the outbound SAs to that
+  // peer move there (port float after a NAT rebinding; PeerFollower). Needs ESP in UDP and a
+  // replay window: a replayed packet from elsewhere must not move the tunnel.
+  bool follow_peer = false;
   friend bool operator==(const SaFlags&, const SaFlags&) = default;
 };
 

@@ -261,22 +261,25 @@ Result<void> StateParser::parse_argument(std::string_view keyword) {
 
 Result<void> StateParser::parse_flags() {
   bool first = true;
-  while (!reader_.at_end() && (first || contains(kLinuxFlags, reader_.peek()))) {
+  while (!reader_.at_end() &&
+         (first || contains(kLinuxFlags, reader_.peek()) || reader_.peek() == "follow-peer")) {
     const std::string_view flag = reader_.next();
     if (flag == "esn") {
       config_.flags.esn = true;
+    } else if (flag == "follow-peer") {
+      config_.flags.follow_peer = true;
     } else if (contains(kLinuxFlags, flag)) {
       return Error("flag " + std::string(flag) +
-                   " is not implemented by uipsec yet (implemented: esn)");
+                   " is not implemented by uipsec yet (implemented: esn, follow-peer)");
     } else {
       return Error(
-          "flag: expected esn (noecn, decap-dscp, nopmtudisc, wildrecv, icmp, af-unspec "
-          "and align4 are not implemented yet), got " +
+          "flag: expected esn or follow-peer (noecn, decap-dscp, nopmtudisc, wildrecv, icmp, "
+          "af-unspec and align4 are not implemented yet), got " +
           quote(flag));
     }
     first = false;
   }
-  if (first) return Error("flag: missing value (expected esn)");
+  if (first) return Error("flag: missing value (expected esn or follow-peer)");
   return {};
 }
 
@@ -595,6 +598,7 @@ std::vector<std::string> state_arguments(const SaConfig& c) {
   out.insert(out.end(), {"replay-window", std::to_string(c.replay_window)});
   append_sequences(c, out);
   if (c.flags.esn) out.insert(out.end(), {"flag", "esn"});
+  if (c.flags.follow_peer) out.insert(out.end(), {"flag", "follow-peer"});
   const EspAlgorithms& a = c.algorithms;
   if (is_combined_mode(a.cipher)) {
     out.insert(out.end(), {"aead", std::string(xfrm_name(a.cipher)), key_text(a.cipher_key, true),
@@ -635,6 +639,7 @@ std::string format_state(const SaInfo& info, const XfrmListOptions& options) {
          std::to_string(c.reqid.value()) + " mode " + std::string(mode_name(c.mode)) + "\n";
   out += "\treplay-window " + std::to_string(c.replay_window);
   if (c.flags.esn) out += " flag esn";
+  if (c.flags.follow_peer) out += " flag follow-peer";
   out += "\n";
   // Not in iproute2's listing (Linux shows only the current counters): initial sequence numbers
   // and limits, printed when set so that the listing stays valid `state add` input.

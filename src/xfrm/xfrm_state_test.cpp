@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "wire/ip_protocol.hpp"
 #include "xfrm/xfrm_arguments.hpp"
 #include "xfrm/xfrm_test_support.hpp"
@@ -179,12 +181,30 @@ TEST(XfrmState, ReplayWindowSequenceNumbersAndEsn) {
 
 TEST(XfrmState, FlagsOtherThanEsnAreNotImplemented) {
   EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag esn noecn"),
-            "flag noecn is not implemented by uipsec yet (implemented: esn)");
+            "flag noecn is not implemented by uipsec yet (implemented: esn, follow-peer)");
   EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag 0x80"),
-            "flag: expected esn (noecn, decap-dscp, nopmtudisc, wildrecv, icmp, af-unspec and "
-            "align4 are not implemented yet), got '0x80'");
+            "flag: expected esn or follow-peer (noecn, decap-dscp, nopmtudisc, wildrecv, icmp, "
+            "af-unspec and align4 are not implemented yet), got '0x80'");
   EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag"),
-            "flag: missing value (expected esn)");
+            "flag: missing value (expected esn or follow-peer)");
+}
+
+TEST(XfrmState, FollowPeerNeedsEncapsulationAndAReplayWindow) {
+  const std::string base =
+      "src 198.18.0.1 dst 198.18.0.2 proto esp spi 0x2000 aead rfc4106(gcm(aes)) 0x" +
+      std::string(40, 'b') + " 128 ";
+  const SaConfig c =
+      ok_state(base + "flag esn follow-peer replay-window 64 encap espinudp 4500 4500 0.0.0.0");
+  EXPECT_TRUE(c.flags.esn);
+  EXPECT_TRUE(c.flags.follow_peer);
+  // The listing gives the flag back, as state add input.
+  const std::vector<std::string> words = state_arguments(c);
+  EXPECT_NE(std::find(words.begin(), words.end(), "follow-peer"), words.end());
+  EXPECT_EQ(state_error(base + "flag follow-peer replay-window 64"),
+            "flag follow-peer: needs 'encap espinudp' (a raw ESP peer has no port to follow)");
+  EXPECT_EQ(state_error(base + "flag follow-peer encap espinudp 4500 4500 0.0.0.0"),
+            "flag follow-peer: needs a replay window (replay-window > 0), or a replayed packet "
+            "sent from another address could move the tunnel");
 }
 
 TEST(XfrmState, Selectors) {
