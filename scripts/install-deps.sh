@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ clang clang-format libclang-rt-14-dev  # toolchain, sanitizers, libFuzzer
   libssl-dev                                                   # OpenSSL 3: the crypto
+  libipsec-mb-dev                                              # intel-ipsec-mb: fast AES-GCM
   libmnl-dev                                                   # rtnetlink: routes and rules
   libgtest-dev libgmock-dev libbenchmark-dev                   # tests and benchmarks
   nlohmann-json3-dev                                           # control protocol (JSON)

@@ -3,6 +3,9 @@
 // RFC says and calls one of these; a faster implementation (intel-ipsec-mb) can replace the
 // OpenSSL one behind this interface.
 //
+// Two implementations: OpenSSL 3 (every algorithm; the reference) and intel-ipsec-mb (AES-GCM
+// only, a lower fixed cost per packet and a compact per-SA state). make_aead() picks one.
+//
 // Thread safety: an instance keeps per-call state (an OpenSSL context) and is used by one thread
 // at a time; clone() makes an independent instance for another thread.
 #pragma once
@@ -23,11 +26,18 @@ enum class AeadAlgorithm : std::uint8_t {
   kChaCha20Poly1305,  // key 32 bytes, nonce 12, tag 16
 };
 
+// Which library computes an Aead.
+enum class AeadImplementation : std::uint8_t {
+  kOpenssl,  // every algorithm
+  kIpsecMb,  // AES-GCM only; when built with intel-ipsec-mb and the CPU has AES-NI
+};
+
 class Aead {
  public:
   virtual ~Aead() = default;
 
   virtual AeadAlgorithm algorithm() const = 0;
+  virtual AeadImplementation implementation() const = 0;
   virtual std::size_t nonce_size() const = 0;
   virtual std::size_t tag_size() const = 0;
 
@@ -43,6 +53,16 @@ class Aead {
 
   virtual std::unique_ptr<Aead> clone() const = 0;
 };
+
+// The implementation make_aead() uses for `algorithm`: intel-ipsec-mb for AES-GCM when
+// ipsec_mb_available(), OpenSSL otherwise. The environment variable UIPSEC_AEAD=openssl forces
+// OpenSSL for every algorithm (comparison benchmarks, or to rule the library out); it is read on
+// each call (control path only).
+AeadImplementation preferred_aead_implementation(AeadAlgorithm algorithm);
+
+// Builds the preferred implementation. Errors as make_openssl_aead's.
+Result<std::unique_ptr<Aead>> make_aead(AeadAlgorithm algorithm, ByteSpan key,
+                                        std::size_t tag_size);
 
 // OpenSSL 3 implementation. Errors name the algorithm and the expected key or tag size.
 Result<std::unique_ptr<Aead>> make_openssl_aead(AeadAlgorithm algorithm, ByteSpan key,

@@ -197,6 +197,7 @@ class OpensslAeadCommon : public Aead {
         open_ctx_(std::move(keyed.open_ctx)) {}
 
   AeadAlgorithm algorithm() const final { return algorithm_; }
+  AeadImplementation implementation() const final { return AeadImplementation::kOpenssl; }
   std::size_t nonce_size() const final { return nonce_size_; }
   std::size_t tag_size() const final { return tag_size_; }
 

@@ -1,9 +1,10 @@
-// Tests for the OpenSSL AEADs: published known answers (McGrew-Viega GCM test cases, RFC 8439
-// §2.8.2), AES-CCM with RFC 4309's 11-byte nonce against an independent reference, tampering,
-// bad parameters, clone(), multi-part AAD, in-place edge lengths, a differential test of one
-// reused instance against one-shot OpenSSL use, and for AES-CCM a differential test both ways
-// (our seal vs OpenSSL's, each side's open of the other's output) over random keys, nonces, AAD
-// and lengths, including the AAD lengths where CCM's length encoding changes.
+// Tests for the OpenSSL AEADs: published known answers (McGrew-Viega GCM test cases, which also
+// run against the intel-ipsec-mb AES-GCM where it is available; RFC 8439 §2.8.2), AES-CCM with RFC
+// 4309's 11-byte nonce against an independent reference, tampering, bad parameters, clone(),
+// multi-part AAD, in-place edge lengths, a differential test of one reused instance against
+// one-shot OpenSSL use, and for AES-CCM a differential test both ways (our seal vs OpenSSL's, each
+// side's open of the other's output) over random keys, nonces, AAD and lengths, including the AAD
+// lengths where CCM's length encoding changes.
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -15,6 +16,7 @@
 
 #include "crypto/aead.hpp"
 #include "crypto/crypto_test_support.hpp"
+#include "crypto/ipsec_mb_aead.hpp"
 #include "crypto/openssl_handles.hpp"
 
 namespace uipsec {
@@ -23,8 +25,13 @@ namespace {
 using Bytes = std::vector<std::uint8_t>;
 using crypto_test::hex;
 
-std::unique_ptr<Aead> make_aead(AeadAlgorithm algorithm, ByteSpan key, std::size_t tag_size) {
-  auto aead = make_openssl_aead(algorithm, key, tag_size);
+// OpenSSL unless `implementation` says otherwise (the GCM known answers run against both).
+std::unique_ptr<Aead> make_test_aead(
+    AeadAlgorithm algorithm, ByteSpan key, std::size_t tag_size,
+    AeadImplementation implementation = AeadImplementation::kOpenssl) {
+  auto aead = implementation == AeadImplementation::kIpsecMb
+                  ? make_ipsec_mb_aead(algorithm, key, tag_size)
+                  : make_openssl_aead(algorithm, key, tag_size);
   EXPECT_TRUE(aead.ok()) << (aead.ok() ? "" : aead.error().message());
   return aead.ok() ? std::move(aead).value() : nullptr;
 }
@@ -47,15 +54,17 @@ struct KnownAnswer {
 };
 
 // Seal gives the expected ciphertext and tag; open gives the plaintext back.
-void expect_known_answer(const KnownAnswer& v) {
+void expect_known_answer(const KnownAnswer& v,
+                         AeadImplementation implementation = AeadImplementation::kOpenssl) {
   SCOPED_TRACE(v.name);
   const Bytes key = hex(v.key);
   const Bytes nonce = hex(v.nonce);
   const Bytes aad = hex(v.aad);
   const Bytes plaintext = hex(v.plaintext);
   const Bytes tag = hex(v.tag);
-  auto aead = make_aead(v.algorithm, key, tag.size());
+  auto aead = make_test_aead(v.algorithm, key, tag.size(), implementation);
   ASSERT_NE(aead, nullptr);
+  EXPECT_EQ(aead->implementation(), implementation);
   const ByteSpan aad_parts[] = {aad};
 
   Bytes buffer = plaintext;
@@ -115,6 +124,9 @@ TEST(OpensslAead, GcmMatchesMcGrewViegaVectors) {
        "76fc6ece0f4e1768cddf8853bb2d551b"},
   };
   for (const auto& v : vectors) expect_known_answer(v);
+  if (!ipsec_mb_available()) GTEST_SKIP() << ipsec_mb_description();
+  SCOPED_TRACE("intel-ipsec-mb");
+  for (const auto& v : vectors) expect_known_answer(v, AeadImplementation::kIpsecMb);
 }
 
 // RFC 4106 §6 allows 8- and 12-byte ICVs: the leftmost bytes of the full GCM tag.
@@ -123,17 +135,22 @@ TEST(OpensslAead, GcmTruncatedTagIsLeftmostBytesOfFullTag) {
   const Bytes nonce = hex(kGcmIv);
   const Bytes aad = hex(kGcmAad);
   const ByteSpan aad_parts[] = {aad};
-  for (std::size_t tag_size : {8u, 12u}) {
-    SCOPED_TRACE(tag_size);
-    auto aead = make_aead(AeadAlgorithm::kAesGcm, key, tag_size);
-    ASSERT_NE(aead, nullptr);
-    Bytes buffer = hex(kGcmPlaintext60);
-    Bytes tag(tag_size);
-    ASSERT_TRUE(aead->seal(nonce, aad_parts, buffer, tag));
-    EXPECT_EQ(to_hex(tag), std::string("5bc94fbc3221a5db94fae95ae7121a47").substr(0, tag_size * 2));
-    ASSERT_TRUE(aead->open(nonce, aad_parts, buffer, tag));
-    EXPECT_EQ(to_hex(buffer), kGcmPlaintext60);
-  }
+  std::vector<AeadImplementation> implementations = {AeadImplementation::kOpenssl};
+  if (ipsec_mb_available()) implementations.push_back(AeadImplementation::kIpsecMb);
+  for (AeadImplementation implementation : implementations)
+    for (std::size_t tag_size : {8u, 12u}) {
+      SCOPED_TRACE(testing::Message() << "tag " << tag_size << ", implementation "
+                                      << static_cast<int>(implementation));
+      auto aead = make_test_aead(AeadAlgorithm::kAesGcm, key, tag_size, implementation);
+      ASSERT_NE(aead, nullptr);
+      Bytes buffer = hex(kGcmPlaintext60);
+      Bytes tag(tag_size);
+      ASSERT_TRUE(aead->seal(nonce, aad_parts, buffer, tag));
+      EXPECT_EQ(to_hex(tag),
+                std::string("5bc94fbc3221a5db94fae95ae7121a47").substr(0, tag_size * 2));
+      ASSERT_TRUE(aead->open(nonce, aad_parts, buffer, tag));
+      EXPECT_EQ(to_hex(buffer), kGcmPlaintext60);
+    }
 }
 
 TEST(OpensslAead, ChaCha20Poly1305MatchesRfc8439Vector) {
@@ -269,7 +286,7 @@ TEST(OpensslAead, ReusedInstanceMatchesOneShotOpenssl) {
   for (const Config& config : kConfigs) {
     SCOPED_TRACE(config.name);
     const Bytes key = random_bytes(rng, config.key_size);
-    auto aead = make_aead(config.algorithm, key, config.tag_size);
+    auto aead = make_test_aead(config.algorithm, key, config.tag_size);
     ASSERT_NE(aead, nullptr);
     for (int i = 0; i < 200; ++i) {
       SCOPED_TRACE(i);
@@ -301,7 +318,8 @@ TEST(OpensslAead, OpenRejectsWrongTagFlippedCiphertextFlippedAadAndWrongNonce) {
   std::mt19937 rng(4106);
   for (const Config& config : kConfigs) {
     SCOPED_TRACE(config.name);
-    auto aead = make_aead(config.algorithm, random_bytes(rng, config.key_size), config.tag_size);
+    auto aead =
+        make_test_aead(config.algorithm, random_bytes(rng, config.key_size), config.tag_size);
     ASSERT_NE(aead, nullptr);
     const Bytes nonce = random_bytes(rng, aead->nonce_size());
     const Bytes aad = random_bytes(rng, 8);
@@ -387,7 +405,7 @@ TEST(OpensslAead, RejectsUnknownAlgorithm) {
 TEST(OpensslAead, ReportsAlgorithmNonceAndTagSize) {
   for (const Config& config : kConfigs) {
     SCOPED_TRACE(config.name);
-    auto aead = make_aead(config.algorithm, Bytes(config.key_size, 1), config.tag_size);
+    auto aead = make_test_aead(config.algorithm, Bytes(config.key_size, 1), config.tag_size);
     ASSERT_NE(aead, nullptr);
     EXPECT_EQ(aead->algorithm(), config.algorithm);
     EXPECT_EQ(aead->nonce_size(), nonce_size_for(config.algorithm));
@@ -396,7 +414,7 @@ TEST(OpensslAead, ReportsAlgorithmNonceAndTagSize) {
 }
 
 TEST(OpensslAead, SealAndOpenRefuseMisSizedNonceOrTag) {
-  auto aead = make_aead(AeadAlgorithm::kAesGcm, Bytes(16, 1), 16);
+  auto aead = make_test_aead(AeadAlgorithm::kAesGcm, Bytes(16, 1), 16);
   ASSERT_NE(aead, nullptr);
   Bytes buffer(32);
   Bytes tag(16);
@@ -413,7 +431,7 @@ TEST(OpensslAead, CloneIsIndependentWorkingInstance) {
   for (const Config& config : kConfigs) {
     SCOPED_TRACE(config.name);
     auto original =
-        make_aead(config.algorithm, random_bytes(rng, config.key_size), config.tag_size);
+        make_test_aead(config.algorithm, random_bytes(rng, config.key_size), config.tag_size);
     ASSERT_NE(original, nullptr);
     std::unique_ptr<Aead> copy = original->clone();
     ASSERT_NE(copy, nullptr);
@@ -450,7 +468,8 @@ TEST(OpensslAead, MultiPartAadEqualsConcatenatedAad) {
   std::mt19937 rng(4303);
   for (const Config& config : kConfigs) {
     SCOPED_TRACE(config.name);
-    auto aead = make_aead(config.algorithm, random_bytes(rng, config.key_size), config.tag_size);
+    auto aead =
+        make_test_aead(config.algorithm, random_bytes(rng, config.key_size), config.tag_size);
     ASSERT_NE(aead, nullptr);
     const Bytes nonce = random_bytes(rng, aead->nonce_size());
     const Bytes whole = random_bytes(rng, 12);
@@ -538,7 +557,7 @@ TEST(OpensslAead, CcmAgreesWithOneShotOpensslBothWaysOverRandomInputs) {
     const std::size_t key_size = kKeySizes[rng() % 3];
     const std::size_t tag_size = kTagSizes[rng() % 3];
     const Bytes key = random_bytes(rng, key_size);
-    auto aead = make_aead(AeadAlgorithm::kAesCcm, key, tag_size);
+    auto aead = make_test_aead(AeadAlgorithm::kAesCcm, key, tag_size);
     ASSERT_NE(aead, nullptr);
     const Bytes nonce = random_bytes(rng, 11);
     // AAD: ESP's 8 or 12 bytes, nothing, up to three parts within 64 bytes, or one long part.
@@ -604,7 +623,7 @@ TEST(OpensslAead, CcmAgreesWithOneShotOpensslBothWaysOverRandomInputs) {
 // single part may be any length.
 TEST(OpensslAead, CcmJoinsAadPartsUpTo64BytesAndTakesOneLongPart) {
   std::mt19937 rng(3610);
-  auto aead = make_aead(AeadAlgorithm::kAesCcm, random_bytes(rng, 16), 16);
+  auto aead = make_test_aead(AeadAlgorithm::kAesCcm, random_bytes(rng, 16), 16);
   ASSERT_NE(aead, nullptr);
   const Bytes nonce = random_bytes(rng, 11);
   const Bytes plaintext = random_bytes(rng, 20);
@@ -636,7 +655,7 @@ TEST(OpensslAead, InPlaceAtZeroAndOddLengths) {
   for (const Config& config : kConfigs) {
     SCOPED_TRACE(config.name);
     const Bytes key = random_bytes(rng, config.key_size);
-    auto aead = make_aead(config.algorithm, key, config.tag_size);
+    auto aead = make_test_aead(config.algorithm, key, config.tag_size);
     ASSERT_NE(aead, nullptr);
     for (std::size_t size : {0u, 1u, 3u, 15u, 16u, 17u, 63u, 64u, 65u, 1399u}) {
       for (std::size_t aad_size : {0u, 8u}) {

@@ -70,7 +70,8 @@ Result<EspTransform> EspTransform::create(const EspAlgorithms& a) {
                                       : a.cipher == EspCipher::kChaCha20Poly1305
                                           ? AeadAlgorithm::kChaCha20Poly1305
                                           : AeadAlgorithm::kAesGcm;
-      auto aead = make_openssl_aead(algorithm, key, t.icv_size_);
+      // intel-ipsec-mb for AES-GCM/GMAC where available, else OpenSSL (crypto/aead.hpp).
+      auto aead = make_aead(algorithm, key, t.icv_size_);
       if (!aead) return aead.error();
       t.aead_ = std::move(*aead);
       t.iv_size_ = 8;
