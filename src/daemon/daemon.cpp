@@ -115,11 +115,11 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
 
   // 1. TUN device.
   if (config.tun_mode == TunMode::kCreate) {
-    auto tun = LinuxTun::create(config.tun_name, config.tun_mtu);
+    auto tun = LinuxTun::create(config.tun_name, config.tun_mtu, config.offload, config.gro);
     if (!tun) return tun.error();
     p->tun = std::move(*tun);
   } else {
-    auto tun = LinuxTun::attach(config.tun_name);
+    auto tun = LinuxTun::attach(config.tun_name, config.offload, config.gro);
     if (!tun) return tun.error();
     p->tun = std::move(*tun);
   }
@@ -128,6 +128,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   UdpSocketOptions socket_options;
   socket_options.port = config.nat_t_port;
   socket_options.buffer_bytes = static_cast<int>(config.socket_buffer);
+  socket_options.gso = config.udp_gso;
+  socket_options.gro = config.udp_gro;
   socket_options.mark = config.socket_mark;  // host-to-host tunnels: our ESP skips table 220
   auto socket = UdpSocket::open(socket_options);
   if (!socket) return socket.error();

@@ -12,9 +12,9 @@ namespace uipsec {
 
 namespace {
 
-constexpr std::array<std::string_view, 8> kUipsecKeys = {
-    "nat_t_port", "control_socket", "replay_window", "spi_min",
-    "spi_max",    "socket_buffer",  "buffers",       "sequence_margin"};
+constexpr std::array<std::string_view, 12> kUipsecKeys = {
+    "nat_t_port", "control_socket",  "replay_window", "spi_min", "spi_max", "socket_buffer",
+    "buffers",    "sequence_margin", "offload",       "udp_gso", "udp_gro", "gro"};
 constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
 constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
 constexpr std::array<std::string_view, 7> kRoutesKeys = {
@@ -169,6 +169,15 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   auto margin = u->get_uint("sequence_margin", 0, 0xffffffff, c.sequence_margin);
   if (!margin) return margin.error();
   c.sequence_margin = *margin;
+
+  for (auto [key, value] : {std::pair<const char*, bool*>{"offload", &c.offload},
+                            {"udp_gso", &c.udp_gso},
+                            {"udp_gro", &c.udp_gro},
+                            {"gro", &c.gro}}) {
+    auto on = u->get_bool(key, *value);
+    if (!on) return on.error();
+    *value = *on;
+  }
 
   UIPSEC_TRY(load_declared(u->find_section("states"), c.states,
                            [&](std::span<const std::string_view> args) -> Result<SaConfig> {

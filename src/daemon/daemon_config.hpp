@@ -69,6 +69,14 @@ struct DaemonConfig {
   // uipsec.sequence_margin: an SA raises its soft expire when at most this many outbound
   // sequence numbers are left (0: never; see kDefaultSequenceMargin)
   std::uint64_t sequence_margin = kDefaultSequenceMargin;
+  // uipsec.offload: TUN checksum and segmentation offloads (IFF_VNET_HDR, TSO/USO split in
+  // user space); off: one packet per TUN read and write
+  bool offload = true;
+  // uipsec.udp_gso / uipsec.udp_gro: UDP_SEGMENT on sends, UDP_GRO on receives of the ESP socket
+  bool udp_gso = true;
+  bool udp_gro = true;
+  // uipsec.gro: decrypted TCP segments of one flow coalesced into one TUN write (needs offload)
+  bool gro = true;
 
   // uipsec.states.NAME / uipsec.policies.NAME, in `ip xfrm` syntax
   std::vector<Declared<SaConfig>> states;

@@ -92,9 +92,20 @@ bool Worker::release_held(Timestamp now) {
   return true;
 }
 
+// Adds the drops the I/O layer counted while filling `batch` (malformed super-packets...).
+void Worker::count_io_drops(const PacketBatch& batch) {
+  if (batch.io_drop_total == 0) return;
+  for (std::size_t i = 0; i < kDropReasonCount; ++i) {
+    if (batch.io_drops[i] != 0)
+      counters_.drops.count(static_cast<DropReason>(i), batch.io_drops[i]);
+  }
+}
+
 bool Worker::outbound_batch(Timestamp now) {
   batch_.clear();
-  if (tun_.read_batch(pool_, batch_) == 0) return false;
+  const std::size_t read = tun_.read_batch(pool_, batch_);
+  count_io_drops(batch_);
+  if (read == 0) return batch_.io_drop_total != 0;
   outbound_.process(batch_, now);
   send_outbound();
   return true;

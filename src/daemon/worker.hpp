@@ -5,7 +5,8 @@
 //   0. packets held for an acquire (AcquireHold), if any, when the SA database changed or every
 //      10 ms: OutboundPath::release_held -> those whose SA came to the socket in one send_batch,
 //      in the order they came; those that waited too long (or whose policy went) are counted drops
-//   1. TUN device readable: read a batch (TunDevice::read_batch) -> OutboundPath::process ->
+//   1. TUN device readable: read a batch (TunDevice::read_batch; with offloads, super-packets
+//      split into MTU-sized packets, malformed ones counted here) -> OutboundPath::process ->
 //      the ESP packets to the socket in one send_batch; BYPASS matches cannot leave through the
 //      TUN device and are counted (kBypassViaTun); packets for a PROTECT policy without an SA
 //      stay in the hold (a few per policy), the rest go back to the pool
@@ -99,6 +100,7 @@ class Worker {
   void send_outbound();
   bool inbound_batch(Timestamp now);
   void release(PacketBatch& batch);
+  void count_io_drops(const PacketBatch& batch);
   void wake_control_if_needed(bool ike_noticed);
 
   Dataplane& dataplane_;

@@ -1,8 +1,15 @@
 // Opening, configuring and moving packets through a Linux TUN device.
 //
 // Per packet (read_batch / write_batch): one read() or write() each — TUN has no batched syscall;
-// the offloads of a later issue are what cut syscalls (docs: PERFORMANCE.md §4–§5). No
-// allocation, no logging, no exceptions: failures are counted in IoCounters.
+// the offloads are what cut syscalls (docs: PERFORMANCE.md §4–§5).
+// With vnet_hdr, read_batch: read() one super-packet (header + up to 64 KiB) into the device's
+// buffer -> plan_segments (drops a malformed one, counted in the batch as bad-super-packet) ->
+// per segment: acquire a pool buffer, write_segment into it, append to the batch -> what does not
+// fit the batch or the pool waits in the buffer for the next call. write_batch: writev() of a
+// zero virtio-net header and the packet; with GRO, runs of TCP segments of one flow
+// (offload/gro) go out as one writev(): a GSO header, the first packet with its headers
+// rewritten, and the payloads of the others from their own buffers (no copy).
+// No allocation, no logging, no exceptions: failures are counted in IoCounters.
 #include "io/linux_tun.hpp"
 
 #include <fcntl.h>
@@ -10,19 +17,55 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <optional>
 
 #include "base/system_error.hpp"
 #include "io/receive_room.hpp"
+#include "offload/gro.hpp"
 
 namespace uipsec {
 
 namespace {
 
 constexpr const char* kTunPath = "/dev/net/tun";
+
+// UDP segmentation offload flags (Linux 6.2); older headers lack them.
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+// Switches on what the kernel accepts of checksum and segmentation offloads, best first; returns
+// the TUN_F_* flags in force (0 when it refused them all, which leaves plain packets behind a
+// header). No TUN_F_TSO_ECN: ECN-marked flows then arrive segmented, and the splitter never has
+// to keep CWR apart.
+unsigned enable_offloads(int fd) {
+  const unsigned tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  for (unsigned flags : {tcp | TUN_F_USO4 | TUN_F_USO6, tcp, unsigned{TUN_F_CSUM}}) {
+    if (::ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(flags)) == 0) return flags;
+  }
+  return 0;
+}
+
+// The IFF_* flags of an existing TUN device from sysfs (tun_flags, "0x5001"), or nullopt when
+// they cannot be read (a sysfs mounted in another network namespace shows other devices).
+std::optional<unsigned> read_sysfs_tun_flags(std::string_view name) {
+  std::ifstream in("/sys/class/net/" + std::string(name) + "/tun_flags");
+  unsigned flags = 0;
+  if (!(in >> std::hex >> flags)) return std::nullopt;
+  return flags;
+}
+
+// Zero header in front of every plain packet written to a device with vnet_hdr.
+constexpr std::uint8_t kZeroVirtioNetHdr[kVirtioNetHdrSize] = {};
 
 Result<void> check_name(std::string_view name, std::string_view doing) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
@@ -84,7 +127,19 @@ Result<std::uint32_t> read_mtu(int control, const std::string& name, std::string
 
 }  // namespace
 
-Result<std::unique_ptr<LinuxTun>> LinuxTun::create(std::string_view name, std::uint32_t mtu) {
+LinuxTun::LinuxTun(UniqueFd fd, std::string name, InterfaceIndex ifindex, std::uint32_t mtu,
+                   bool persistent, bool vnet_hdr, unsigned offloads)
+    : fd_(std::move(fd)),
+      name_(std::move(name)),
+      ifindex_(ifindex),
+      mtu_(mtu),
+      persistent_(persistent),
+      offloads_(vnet_hdr ? offloads : 0) {
+  if (vnet_hdr) read_buffer_ = std::make_unique<std::uint8_t[]>(kReadBufferSize);
+}
+
+Result<std::unique_ptr<LinuxTun>> LinuxTun::create(std::string_view name, std::uint32_t mtu,
+                                                   bool offload, bool gro) {
   const std::string doing = "cannot create TUN device " + std::string(name);
   UIPSEC_TRY(check_name(name, doing));
   if (mtu < 68 || mtu > 65535) {
@@ -96,7 +151,8 @@ Result<std::unique_ptr<LinuxTun>> LinuxTun::create(std::string_view name, std::u
 
   // IFF_TUN_EXCL: fail instead of silently attaching to an existing persistent device.
   ifreq ifr = make_ifreq(name);
-  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL);  // 0x8000: the sign bit
+  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL |  // 0x8000: the sign bit
+                                     (offload ? IFF_VNET_HDR : 0));
   if (::ioctl(fd->get(), TUNSETIFF, &ifr) != 0) {
     const int error = errno;
     if (error == EPERM || error == EACCES) {
@@ -133,11 +189,14 @@ Result<std::unique_ptr<LinuxTun>> LinuxTun::create(std::string_view name, std::u
   }
   auto ifindex = read_ifindex(control->get(), actual, configuring);
   if (!ifindex.ok()) return ifindex.error();
-  return std::unique_ptr<LinuxTun>(
-      new LinuxTun(std::move(*fd), std::move(actual), *ifindex, mtu, /*persistent=*/false));
+  const unsigned offloads = offload ? enable_offloads(fd->get()) : 0;
+  auto tun = std::unique_ptr<LinuxTun>(new LinuxTun(std::move(*fd), std::move(actual), *ifindex,
+                                                    mtu, /*persistent=*/false, offload, offloads));
+  tun->gro_ = gro && (offloads & TUN_F_TSO4) != 0;
+  return tun;
 }
 
-Result<std::unique_ptr<LinuxTun>> LinuxTun::attach(std::string_view name) {
+Result<std::unique_ptr<LinuxTun>> LinuxTun::attach(std::string_view name, bool offload, bool gro) {
   const std::string doing = "cannot attach to TUN device " + std::string(name);
   UIPSEC_TRY(check_name(name, doing));
   const std::string missing_hint =
@@ -149,8 +208,13 @@ Result<std::unique_ptr<LinuxTun>> LinuxTun::attach(std::string_view name) {
   auto fd = open_tun(doing);
   if (!fd.ok()) return fd.error();
 
+  // TUNSETIFF sets the device's IFF_VNET_HDR to what we ask, so ask for what it has (sysfs
+  // tells): a device made without vnet_hdr keeps plain framing. Only when sysfs cannot tell do
+  // we ask for what the configuration wants.
+  const std::optional<unsigned> sysfs_flags = read_sysfs_tun_flags(name);
+  const bool device_vnet_hdr = sysfs_flags ? (*sysfs_flags & IFF_VNET_HDR) != 0 : offload;
   ifreq ifr = make_ifreq(name);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (device_vnet_hdr ? IFF_VNET_HDR : 0));
   if (::ioctl(fd->get(), TUNSETIFF, &ifr) != 0) {
     const int error = errno;
     if (error == EPERM || error == EACCES) {
@@ -187,11 +251,101 @@ Result<std::unique_ptr<LinuxTun>> LinuxTun::attach(std::string_view name) {
   if (!mtu.ok()) return mtu.error();
   auto ifindex = read_ifindex(control->get(), actual, doing);
   if (!ifindex.ok()) return ifindex.error();
-  return std::unique_ptr<LinuxTun>(
-      new LinuxTun(std::move(*fd), std::move(actual), *ifindex, *mtu, /*persistent=*/true));
+  // What TUNGETIFF says decides the framing of every read and write, whatever we asked.
+  const bool vnet_hdr = (got.ifr_flags & IFF_VNET_HDR) != 0;
+  const unsigned offloads = vnet_hdr && offload ? enable_offloads(fd->get()) : 0;
+  auto tun = std::unique_ptr<LinuxTun>(new LinuxTun(std::move(*fd), std::move(actual), *ifindex,
+                                                    *mtu, /*persistent=*/true, vnet_hdr, offloads));
+  tun->gro_ = gro && (offloads & TUN_F_TSO4) != 0;
+  return tun;
 }
 
 std::size_t LinuxTun::read_batch(PacketPool& pool, PacketBatch& batch) {
+  return vnet_hdr() ? read_offloaded(pool, batch) : read_plain(pool, batch);
+}
+
+bool LinuxTun::read_super_packet(PacketBatch& batch, bool& stop) {
+  stop = false;
+  const ssize_t n = ::read(fd_.get(), read_buffer_.get(), kReadBufferSize);
+  if (n < 0) {
+    const int error = errno;
+    if (error == EINTR) return false;
+    if (error != EAGAIN && error != EWOULDBLOCK) {
+      counters_.rx_errors.add();
+      counters_.note_errno(error);
+    }
+    stop = true;
+    return false;
+  }
+  if (n == 0) {
+    stop = true;
+    return false;
+  }
+  if (static_cast<std::size_t>(n) > kReadBufferSize) {  // the driver reports the full length
+    counters_.rx_truncated.add();
+    return false;
+  }
+  const auto hdr = VirtioNetHdr::parse(ByteSpan(read_buffer_.get(), static_cast<std::size_t>(n)));
+  if (!hdr) {
+    batch.note_io_drop(DropReason::kBadSuperPacket);
+    return false;
+  }
+  const ByteSpan packet(read_buffer_.get() + kVirtioNetHdrSize,
+                        static_cast<std::size_t>(n) - kVirtioNetHdrSize);
+  const SegmentPlanResult result = plan_segments(*hdr, packet);
+  if (!result.plan) {
+    batch.note_io_drop(result.reason);
+    return false;
+  }
+  pending_plan_ = *result.plan;
+  pending_size_ = packet.size();
+  next_segment_ = 0;
+  return true;
+}
+
+std::size_t LinuxTun::read_offloaded(PacketPool& pool, PacketBatch& batch) {
+  std::size_t appended = 0;
+  std::uint64_t bytes = 0;
+  while (!batch.full()) {
+    if (pending_size_ == 0) {
+      bool stop = false;
+      if (!read_super_packet(batch, stop)) {
+        if (stop) break;
+        continue;
+      }
+    }
+    const ByteSpan packet(read_buffer_.get() + kVirtioNetHdrSize, pending_size_);
+    bool pool_empty = false;
+    while (next_segment_ < pending_plan_.count && !batch.full()) {
+      PacketBuffer* b = pool.acquire();
+      if (b == nullptr) {
+        pool_empty = true;
+        break;
+      }
+      const std::size_t size = segment_size(pending_plan_, next_segment_);
+      if (size > receive_room(*b)) {
+        // Segments are never bigger than the first, so the rest cannot fit either.
+        pool.release(b);
+        batch.note_io_drop(DropReason::kSegmentTooBig);
+        next_segment_ = pending_plan_.count;
+        break;
+      }
+      write_segment(pending_plan_, packet, next_segment_, b->data());
+      b->push_back(size);
+      batch.push(b);
+      ++appended;
+      ++next_segment_;
+      bytes += size;
+    }
+    if (next_segment_ >= pending_plan_.count) pending_size_ = 0;
+    if (pool_empty) break;
+  }
+  counters_.rx_packets.add(appended);
+  counters_.rx_bytes.add(bytes);
+  return appended;
+}
+
+std::size_t LinuxTun::read_plain(PacketPool& pool, PacketBatch& batch) {
   std::size_t appended = 0;
   while (!batch.full()) {
     PacketBuffer* b = pool.acquire();
@@ -227,28 +381,105 @@ std::size_t LinuxTun::read_batch(PacketPool& pool, PacketBatch& batch) {
   return appended;
 }
 
+// Counts a failed write of `segments` packets.
+void LinuxTun::count_write_failure(int error, std::size_t segments) {
+  counters_.note_errno(error);
+  if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) {
+    counters_.tx_queue_full.add(segments);
+  } else if (error == EMSGSIZE) {
+    counters_.tx_too_big.add(segments);
+  } else {
+    counters_.tx_errors.add(segments);  // EINVAL: not an IPv4/IPv6 packet; EIO: device gone
+  }
+}
+
+// One write of `parts`; the bytes written without the virtio-net header, or -1 (errno set).
+ssize_t LinuxTun::write_parts(iovec* parts, int count) {
+  ssize_t n;
+  do {
+    n = ::writev(fd_.get(), parts, count);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0 && vnet_hdr())
+    n = n >= static_cast<ssize_t>(kVirtioNetHdrSize) ? n - static_cast<ssize_t>(kVirtioNetHdrSize)
+                                                     : 0;
+  return n;
+}
+
 std::size_t LinuxTun::write_batch(std::span<PacketBuffer* const> packets) {
+  if (vnet_hdr() && gro_) return write_coalesced(packets);
   std::size_t written = 0;
   std::uint64_t bytes = 0;
   for (PacketBuffer* p : packets) {
-    ssize_t n;
-    do {
-      n = ::write(fd_.get(), p->data(), p->size());
-    } while (n < 0 && errno == EINTR);
+    iovec parts[2] = {{const_cast<std::uint8_t*>(kZeroVirtioNetHdr), kVirtioNetHdrSize},
+                      {p->data(), p->size()}};
+    // Without vnet_hdr the header is left out: one part, the packet.
+    const ssize_t n = vnet_hdr() ? write_parts(parts, 2) : write_parts(parts + 1, 1);
     if (n >= 0) {
       ++written;
       bytes += static_cast<std::uint64_t>(n);
       continue;
     }
-    const int error = errno;
-    counters_.note_errno(error);
-    if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) {
-      counters_.tx_queue_full.add();
-    } else if (error == EMSGSIZE) {
-      counters_.tx_too_big.add();
-    } else {
-      counters_.tx_errors.add();  // EINVAL: not an IPv4/IPv6 packet; EIO: device gone
+    count_write_failure(errno, 1);
+  }
+  counters_.tx_packets.add(written);
+  counters_.tx_bytes.add(bytes);
+  return written;
+}
+
+std::size_t LinuxTun::write_coalesced(std::span<PacketBuffer* const> packets) {
+  std::size_t written = 0;
+  std::uint64_t bytes = 0;
+  // Header, head packet, then one payload slice per further segment.
+  iovec parts[2 + kGroMaxSegments];
+  std::uint8_t header[kVirtioNetHdrSize];
+  std::optional<GroSegment> next_info;
+  bool next_parsed = false;
+  std::size_t i = 0;
+  while (i < packets.size()) {
+    PacketBuffer* head = packets[i];
+    const std::optional<GroSegment> head_info =
+        next_parsed ? next_info : gro_candidate(head->span());
+    next_parsed = false;
+    std::size_t end = i + 1;
+    std::size_t payload_total = head_info ? head_info->payload : 0;
+    std::size_t group_bytes = head->size();
+    int count = 2;
+    bool psh = false;
+    if (head_info) {
+      GroSegment last = *head_info;
+      while (end < packets.size()) {
+        PacketBuffer* next = packets[end];
+        next_info = gro_candidate(next->span());
+        next_parsed = true;
+        if (!next_info || !can_append(head->span(), *head_info, last, next->span(), *next_info,
+                                      end - i, group_bytes)) {
+          break;
+        }
+        next_parsed = false;
+        parts[count++] = {next->data() + next_info->header_len, next_info->payload};
+        payload_total += next_info->payload;
+        group_bytes += next_info->payload;
+        last = *next_info;
+        ++end;
+      }
+      psh = last.psh;
     }
+    const std::size_t segments = end - i;
+    if (segments > 1) {
+      finish_group(head->span(), *head_info, payload_total, psh).write(header);
+    } else {
+      std::memset(header, 0, sizeof(header));
+    }
+    parts[0] = {header, kVirtioNetHdrSize};
+    parts[1] = {head->data(), head->size()};
+    const ssize_t n = write_parts(parts, count);
+    if (n >= 0) {
+      written += segments;
+      bytes += static_cast<std::uint64_t>(n);
+    } else {
+      count_write_failure(errno, segments);
+    }
+    i = end;
   }
   counters_.tx_packets.add(written);
   counters_.tx_bytes.add(bytes);

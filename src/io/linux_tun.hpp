@@ -5,11 +5,23 @@
 //   create(): a new device that lives as long as this object (needs CAP_NET_ADMIN); the MTU is
 //             set and the device brought up.
 //   attach(): a persistent device made beforehand by an administrator
-//             (`ip tuntap add dev NAME mode tun user USER`); needs no privilege when the device's
-//             owner (or group) is ours, and changes nothing on the device.
-// No offloads yet: the later fast path adds IFF_VNET_HDR and IFF_MULTI_QUEUE behind the same
-// TunDevice interface, with the virtio-net header in the packet's headroom.
+//             (`ip tuntap add dev NAME mode tun user USER [vnet_hdr]`); needs no privilege when
+//             the device's owner (or group) is ours, and changes nothing on the device except its
+//             offload features when it was made with vnet_hdr.
+//
+// Offloads (docs/ARCHITECTURE.md "Offloads"): with `offload` on, the device gets IFF_VNET_HDR and
+// TUNSETOFFLOAD(CSUM | TSO4 | TSO6 [| USO4 | USO6 when the kernel takes them]), so the kernel
+// hands over TCP/UDP super-packets of up to 64 KiB, each behind a virtio-net header. read_batch()
+// reads them into one 64 KiB buffer owned by the device and splits them (offload/gso_split) into
+// MTU-sized packets, one pool buffer each; writes carry a zero virtio-net header (a plain
+// packet), or with `gro` a GSO header in front of TCP segments coalesced into one super-packet
+// (write_batch then rewrites the headers of the first packet of each such run).
+// A device without IFF_VNET_HDR (offload off, or attach() to a device made without vnet_hdr)
+// behaves as before: one packet per read() and write().
 #pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include <memory>
 #include <string>
@@ -18,6 +30,7 @@
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "io/tun_device.hpp"
+#include "offload/gso_split.hpp"
 
 namespace uipsec {
 
@@ -27,10 +40,16 @@ class LinuxTun final : public TunDevice {
   // Creates device `name` (at most 15 bytes; "%d" lets the kernel number it, name() tells the
   // result), sets its MTU (bytes) and brings it up. Fails if a device of that name exists.
   // Closing (destroying this object) removes the device.
-  static Result<std::unique_ptr<LinuxTun>> create(std::string_view name, std::uint32_t mtu);
+  // `offload`: ask for IFF_VNET_HDR and segmentation offloads (see above).
+  // `gro` (with offload): coalesce TCP segments into super-packets on write (see above).
+  static Result<std::unique_ptr<LinuxTun>> create(std::string_view name, std::uint32_t mtu,
+                                                  bool offload = false, bool gro = false);
   // Opens the existing persistent TUN device `name` without changing its MTU or state; mtu() is
   // read from the kernel. Destroying this object leaves the device in place.
-  static Result<std::unique_ptr<LinuxTun>> attach(std::string_view name);
+  // With `offload`, a device made with vnet_hdr (its tun_flags in sysfs say so) is opened with
+  // IFF_VNET_HDR and its offloads are switched on; any other device is opened without.
+  static Result<std::unique_ptr<LinuxTun>> attach(std::string_view name, bool offload = false,
+                                                  bool gro = false);
 
   int fd() const override { return fd_.get(); }
   const std::string& name() const override { return name_; }
@@ -38,6 +57,15 @@ class LinuxTun final : public TunDevice {
   std::uint32_t mtu() const override { return mtu_; }
   // True for a device made by attach() (the kernel keeps it after we close it).
   bool persistent() const { return persistent_; }
+  // Whether every read and write carries a virtio-net header (TUNGETIFF says IFF_VNET_HDR).
+  bool vnet_hdr() const { return read_buffer_ != nullptr; }
+  // The TUN_F_* flags TUNSETOFFLOAD accepted (0 without vnet_hdr).
+  unsigned offloads() const { return offloads_; }
+  // Whether writes coalesce TCP segments (asked for, and the device takes TSO super-packets).
+  bool gro() const { return gro_; }
+
+  // Bytes of the read buffer of a device with vnet_hdr: header plus the largest IP packet.
+  static constexpr std::size_t kReadBufferSize = kVirtioNetHdrSize + 65535;
 
   std::size_t read_batch(PacketPool& pool, PacketBatch& batch) override;
   std::size_t write_batch(std::span<PacketBuffer* const> packets) override;
@@ -45,19 +73,33 @@ class LinuxTun final : public TunDevice {
 
  private:
   LinuxTun(UniqueFd fd, std::string name, InterfaceIndex ifindex, std::uint32_t mtu,
-           bool persistent)
-      : fd_(std::move(fd)),
-        name_(std::move(name)),
-        ifindex_(ifindex),
-        mtu_(mtu),
-        persistent_(persistent) {}
+           bool persistent, bool vnet_hdr, unsigned offloads);
+
+  std::size_t read_plain(PacketPool& pool, PacketBatch& batch);
+  std::size_t write_coalesced(std::span<PacketBuffer* const> packets);
+  ssize_t write_parts(iovec* parts, int count);
+  void count_write_failure(int error, std::size_t segments);
+  std::size_t read_offloaded(PacketPool& pool, PacketBatch& batch);
+  // Reads one (super-)packet into read_buffer_ and plans its segments; false when nothing was
+  // read (would block, error, or a dropped packet counted in `batch`; `stop` says whether to
+  // stop reading).
+  bool read_super_packet(PacketBatch& batch, bool& stop);
 
   UniqueFd fd_;
   std::string name_;
   InterfaceIndex ifindex_;
   std::uint32_t mtu_;
   bool persistent_;
+  unsigned offloads_ = 0;
+  bool gro_ = false;
   IoCounters counters_;
+  // vnet_hdr only (reader thread): one reusable buffer for a super-packet, and the segments of
+  // the last one still to hand out (a super-packet can outgrow the batch or the pool; the rest
+  // waits here for the next read_batch, so that nothing queues without bound).
+  std::unique_ptr<std::uint8_t[]> read_buffer_;
+  std::size_t pending_size_ = 0;  // bytes of the IP packet in read_buffer_; 0: none
+  SegmentPlan pending_plan_;
+  std::size_t next_segment_ = 0;
 };
 
 }  // namespace uipsec

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -348,6 +350,255 @@ TEST(LinuxTun, AttachWorksWithoutPrivilegeWhenTheOwnerMatches) {
         ASSERT_FALSE(create.ok());
         EXPECT_NE(create.error().message().find("needs CAP_NET_ADMIN"), std::string::npos)
             << create.error().message();
+      },
+      CLONE_NEWNS);
+}
+
+}  // namespace
+}  // namespace uipsec
+
+namespace uipsec {
+namespace {
+
+// A persistent device as `ip tuntap add dev NAME mode tun [vnet_hdr]` makes it.
+void make_persistent_tun_with(const char* name, short extra_flags) {
+  UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | extra_flags);
+  ASSERT_EQ(::ioctl(fd.get(), TUNSETIFF, &ifr), 0) << std::strerror(errno);
+  ASSERT_EQ(::ioctl(fd.get(), TUNSETPERSIST, 1UL), 0);
+}
+
+// Checks an IPv4 UDP packet's lengths and checksums independently of the code under test.
+bool valid_udp4(const PacketBuffer& p) {
+  const std::uint8_t* d = p.data();
+  if (p.size() < 28 || d[0] != 0x45 || load_be16(d + 2) != p.size()) return false;
+  auto fold = [](std::uint32_t sum) {
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+    return sum;
+  };
+  std::uint32_t header = 0;
+  for (int i = 0; i < 20; i += 2) header += load_be16(d + i);
+  if (fold(header) != 0xffff) return false;
+  const std::size_t udp_len = p.size() - 20;
+  if (load_be16(d + 24) != udp_len) return false;
+  std::uint32_t sum = load_be16(d + 12) + load_be16(d + 14) + load_be16(d + 16) +
+                      load_be16(d + 18) + 17 + static_cast<std::uint32_t>(udp_len);
+  for (std::size_t i = 20; i < p.size(); i += 2) {
+    sum += std::uint32_t{d[i]} << 8 | (i + 1 < p.size() ? d[i + 1] : 0u);
+  }
+  return fold(sum) == 0xffff;
+}
+
+TEST(LinuxTun, OffloadSplitsUdpSuperPacketsIntoValidDatagrams) {
+  UIPSEC_IN_NETNS([] {
+    require_tun();
+    auto tun = LinuxTun::create("utun0", 1400, /*offload=*/true);
+    ASSERT_TRUE(tun.ok()) << tun.error().message();
+    ASSERT_TRUE((*tun)->vnet_hdr());
+    EXPECT_NE((*tun)->offloads() & TUN_F_TSO4, 0u);
+    ASSERT_EQ(test::add_address("utun0", "198.18.0.1/24"), "");
+
+    // One send of 4 x 1000 bytes with UDP_SEGMENT: with TUN_F_USO4 (Linux 6.2) the device gets
+    // it as one super-packet; without, the kernel cuts it first. Either way: 4 datagrams.
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM, 0));
+    int gso = 1000;
+    ASSERT_EQ(::setsockopt(s.get(), IPPROTO_UDP, 103 /* UDP_SEGMENT */, &gso, sizeof(gso)), 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9999);
+    std::memcpy(&to.sin_addr, ip("198.18.0.2").data(), 4);
+    std::vector<std::uint8_t> payload(4000);
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i);
+    ASSERT_EQ(::sendto(s.get(), payload.data(), payload.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&to), sizeof(to)),
+              4000)
+        << std::strerror(errno);
+
+    PacketPool pool(16);
+    std::vector<std::uint8_t> got;
+    std::size_t datagrams = 0;
+    for (int round = 0; round < 50 && datagrams < 4; ++round) {
+      pollfd p{(*tun)->fd(), POLLIN, 0};
+      if (::poll(&p, 1, 2000) <= 0) break;
+      PacketBatch batch;
+      (*tun)->read_batch(pool, batch);
+      EXPECT_EQ(batch.io_drop_total, 0u);
+      for (std::size_t i = 0; i < batch.size; ++i) {
+        const PacketBuffer& b = *batch.packets[i];
+        if (is_udp_to(b, ip("198.18.0.2"), 9999, b.data()[b.size() - 1])) {
+          EXPECT_TRUE(valid_udp4(b)) << "datagram " << datagrams;
+          EXPECT_EQ(b.size(), 1028u);
+          got.insert(got.end(), b.data() + 28, b.data() + b.size());
+          ++datagrams;
+        }
+        pool.release(batch.packets[i]);
+      }
+    }
+    EXPECT_EQ(datagrams, 4u);
+    EXPECT_EQ(got, payload) << "the payload arrives whole and in order";
+    EXPECT_EQ(pool.available(), pool.count());
+  });
+}
+
+TEST(LinuxTun, OffloadWritesCarryAHeaderAndStillArrive) {
+  UIPSEC_IN_NETNS([] {
+    require_tun();
+    auto tun = LinuxTun::create("utun0", 1400, /*offload=*/true);
+    ASSERT_TRUE(tun.ok()) << tun.error().message();
+    ASSERT_TRUE((*tun)->vnet_hdr());
+    ASSERT_EQ(test::add_address("utun0", "198.18.0.1/24"), "");
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0));
+    sockaddr_in bound{};
+    bound.sin_family = AF_INET;
+    bound.sin_port = htons(5555);
+    std::memcpy(&bound.sin_addr, ip("198.18.0.1").data(), 4);
+    ASSERT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&bound), sizeof(bound)), 0);
+    PacketPool pool(2);
+    PacketBuffer* p = pool.acquire();
+    ASSERT_TRUE(
+        p->assign(test::udp_packet(ip("198.18.0.2"), 7777, ip("198.18.0.1"), 5555, {9, 8, 7})));
+    PacketBuffer* const packets[] = {p};
+    EXPECT_EQ((*tun)->write_batch(packets), 1u);
+    EXPECT_EQ((*tun)->counters().tx_bytes.get(), p->size()) << "the header is not counted";
+    pool.release(p);
+    pollfd pfd{s.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 2000), 1);
+    std::uint8_t received[8];
+    EXPECT_EQ(::recv(s.get(), received, sizeof(received), 0), 3);
+  });
+}
+
+// IPv4 TCP segment 198.18.0.2:5201 -> 198.18.0.1:40000 with valid checksums, payload bytes
+// (seq + i) so that the merged payload is easy to check.
+std::vector<std::uint8_t> tcp_segment(std::uint32_t seq, std::size_t payload, std::uint8_t flags) {
+  std::vector<std::uint8_t> p(40 + payload, 0);
+  p[0] = 0x45;
+  store_be16(&p[2], static_cast<std::uint16_t>(p.size()));
+  p[8] = 64;
+  p[9] = 6;
+  const std::uint8_t src[] = {198, 18, 0, 2};
+  const std::uint8_t dst[] = {198, 18, 0, 1};
+  std::memcpy(&p[12], src, 4);
+  std::memcpy(&p[16], dst, 4);
+  store_be16(&p[20], 5201);
+  store_be16(&p[22], 40000);
+  store_be32(&p[24], seq);
+  store_be32(&p[28], 1);
+  p[32] = 0x50;
+  p[33] = flags;
+  store_be16(&p[34], 1000);
+  for (std::size_t i = 0; i < payload; ++i) p[40 + i] = static_cast<std::uint8_t>(seq + i);
+  auto fold = [](std::uint32_t sum) {
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<std::uint16_t>(~sum);
+  };
+  std::uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += load_be16(&p[i]);
+  store_be16(&p[10], fold(sum));
+  sum = load_be16(&p[12]) + load_be16(&p[14]) + load_be16(&p[16]) + load_be16(&p[18]) + 6 +
+        static_cast<std::uint32_t>(p.size() - 20);
+  for (std::size_t i = 20; i < p.size(); i += 2) {
+    sum += std::uint32_t{p[i]} << 8 | (i + 1 < p.size() ? p[i + 1] : 0u);
+  }
+  store_be16(&p[36], fold(sum));
+  return p;
+}
+
+TEST(LinuxTun, GroWritesTcpSegmentsOfOneFlowAsOneSuperPacket) {
+  UIPSEC_IN_NETNS([] {
+    require_tun();
+    auto tun = LinuxTun::create("utun0", 1400, /*offload=*/true, /*gro=*/true);
+    ASSERT_TRUE(tun.ok()) << tun.error().message();
+    ASSERT_TRUE((*tun)->gro());
+    ASSERT_EQ(test::add_address("utun0", "198.18.0.1/24"), "");
+    // What the kernel receives from the device, with the GSO metadata (PACKET_VNET_HDR).
+    UniqueFd tap(::socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP)));
+    ASSERT_TRUE(tap.valid()) << std::strerror(errno);
+    int on = 1;
+    ASSERT_EQ(::setsockopt(tap.get(), SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)), 0);
+    sockaddr_ll where{};
+    where.sll_family = AF_PACKET;
+    where.sll_protocol = htons(ETH_P_IP);
+    where.sll_ifindex = static_cast<int>((*tun)->ifindex().value());
+    ASSERT_EQ(::bind(tap.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)), 0);
+
+    PacketPool pool(16);
+    std::vector<PacketBuffer*> packets;
+    // Four segments of one flow (PSH on the last), then one of the same flow out of order.
+    for (std::uint32_t k = 0; k < 4; ++k) {
+      packets.push_back(pool.acquire());
+      ASSERT_TRUE(packets.back()->assign(
+          tcp_segment(1000 + k * 1200, k == 3 ? 500 : 1200, k == 3 ? 0x18 : 0x10)));
+    }
+    packets.push_back(pool.acquire());
+    ASSERT_TRUE(packets.back()->assign(tcp_segment(90000, 1200, 0x10)));
+    EXPECT_EQ((*tun)->write_batch(packets), 5u) << "segments, as the paths count them";
+    EXPECT_EQ((*tun)->counters().tx_packets.get(), 5u);
+    EXPECT_EQ((*tun)->counters().tx_errors.get(), 0u);
+    for (PacketBuffer* p : packets) pool.release(p);
+
+    std::vector<std::pair<std::size_t, std::uint16_t>> frames;  // (IP size, gso_size)
+    std::vector<std::uint8_t> frame(70000);
+    for (int i = 0; i < 10 && frames.size() < 2; ++i) {
+      pollfd p{tap.get(), POLLIN, 0};
+      if (::poll(&p, 1, 2000) != 1) break;
+      const ssize_t n = ::recv(tap.get(), frame.data(), frame.size(), 0);
+      ASSERT_GE(n, static_cast<ssize_t>(kVirtioNetHdrSize + 40));
+      const VirtioNetHdr hdr = VirtioNetHdr::read(frame.data());
+      const std::uint8_t* ip_packet = frame.data() + kVirtioNetHdrSize;
+      if (ip_packet[9] != 6) continue;  // not ours
+      frames.emplace_back(static_cast<std::size_t>(n) - kVirtioNetHdrSize, hdr.gso_size);
+      if (frames.size() == 1) {
+        EXPECT_EQ(hdr.gso_type, VirtioNetHdr::kGsoTcpV4);
+        EXPECT_EQ(load_be16(ip_packet + 2), 40u + 3 * 1200 + 500);
+        EXPECT_EQ(ip_packet[33] & 0x08, 0x08) << "PSH of the last segment kept";
+        bool payload_ok = true;
+        for (std::size_t j = 0; j < 3 * 1200 + 500; ++j) {
+          payload_ok = payload_ok && ip_packet[40 + j] == static_cast<std::uint8_t>(1000 + j);
+        }
+        EXPECT_TRUE(payload_ok) << "the payloads follow each other in order";
+      }
+    }
+    ASSERT_EQ(frames.size(), 2u);
+    EXPECT_EQ(frames[0], (std::pair<std::size_t, std::uint16_t>{40 + 3 * 1200 + 500, 1200}));
+    EXPECT_EQ(frames[1], (std::pair<std::size_t, std::uint16_t>{40 + 1200, 0}))
+        << "the out-of-order segment goes alone";
+  });
+}
+
+TEST(LinuxTun, AttachUsesVnetHdrOnlyWhenTheDeviceHasIt) {
+  UIPSEC_IN_NETNS(
+      [] {
+        require_tun();
+        // The namespace's own sysfs (as `ip netns exec` mounts it), where attach() reads tun_flags.
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::umount2("/sys", MNT_DETACH) != 0 ||
+            ::mount("sysfs", "/sys", "sysfs", 0, nullptr) != 0) {
+          test::skip_in_child(std::string("cannot mount this namespace's sysfs: ") +
+                              std::strerror(errno));
+        }
+        make_persistent_tun_with("ptun0", 0);
+        make_persistent_tun_with("ptun1", IFF_VNET_HDR);
+        {
+          auto plain = LinuxTun::attach("ptun0", /*offload=*/true);
+          ASSERT_TRUE(plain.ok()) << plain.error().message();
+          EXPECT_FALSE((*plain)->vnet_hdr())
+              << "a device made without vnet_hdr keeps plain framing";
+          EXPECT_EQ((*plain)->offloads(), 0u);
+          auto offloaded = LinuxTun::attach("ptun1", /*offload=*/true);
+          ASSERT_TRUE(offloaded.ok()) << offloaded.error().message();
+          EXPECT_TRUE((*offloaded)->vnet_hdr());
+          EXPECT_NE((*offloaded)->offloads() & TUN_F_TSO4, 0u);
+        }
+        // Offload off: the vnet_hdr device is still opened as it is (its framing is the device's),
+        // but no offloads are switched on.
+        auto off = LinuxTun::attach("ptun1", /*offload=*/false);
+        ASSERT_TRUE(off.ok()) << off.error().message();
+        EXPECT_TRUE((*off)->vnet_hdr());
+        EXPECT_EQ((*off)->offloads(), 0u);
       },
       CLONE_NEWNS);
 }

@@ -3,13 +3,20 @@
 // receive_batch: acquire buffers -> one recvmmsg (MSG_DONTWAIT) -> per datagram: sender from
 //   msg_name, local address from the IP_PKTINFO / IPV6_PKTINFO cmsg, receive-queue drops from
 //   SO_RXQ_OVFL -> return unused buffers.
-// send_batch: per packet: destination sockaddr from meta.remote, source cmsg from meta.local ->
-//   sendmmsg of up to kMaxBatch, again from the first unsent message after a partial send; a
-//   message that fails alone is counted and skipped; "send buffer full" drops the rest.
+//   With UDP_GRO: recvmmsg into kGroSlots buffers of 64 KiB owned by the socket -> each message
+//   cut at its UDP_GRO gso_size into pool buffers (one datagram each) -> what does not fit the
+//   batch or the pool is handed out by the next call before anything new is received.
+// send_batch: per packet: destination sockaddr from meta.remote, source cmsg from meta.local;
+//   with GSO, the following packets of equal size to the same peer join it as further iovecs
+//   of one message with a UDP_SEGMENT cmsg (a train; the last may be shorter) -> sendmmsg of up
+//   to kMaxBatch messages, again from the first unsent one after a partial send; a message that
+//   fails alone is counted and skipped; "send buffer full" drops the rest; a train the kernel
+//   refuses (EIO/EINVAL/ENOPROTOOPT) goes out datagram by datagram and GSO stays off.
 // No allocation, logging or exceptions per datagram: the message arrays are allocated once.
 #include "io/udp_socket.hpp"
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -30,6 +37,13 @@ namespace {
 constexpr std::size_t kControlBytes = 160;
 static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(in_pktinfo)) +
                                    CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(int)));
+// A send: the source (at most IPV6_PKTINFO) and UDP_SEGMENT.
+static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(std::uint16_t)));
+
+// UDP_SEGMENT limits: UDP_MAX_SEGMENTS was 64 before Linux 5.x raised it to 128 (take the lower),
+// and one send carries at most 65535 - 20 (IPv4) - 8 (UDP) bytes of payload.
+constexpr std::size_t kUdpGsoMaxSegments = 64;
+constexpr std::size_t kUdpGsoMaxBytes = 65535 - 20 - 8;
 
 struct alignas(cmsghdr) ControlBuffer {
   std::uint8_t bytes[kControlBytes];
@@ -91,6 +105,30 @@ void count_send_failure(IoCounters& counters, int error) {
   }
 }
 
+// Appends a UDP_SEGMENT cmsg (the kernel reads a uint16) carrying `segment_size` behind the
+// `used` bytes of `control`; returns the new length.
+int append_segment_control(ControlBuffer& control, int used, std::uint16_t segment_size) {
+  auto* cmsg = reinterpret_cast<cmsghdr*>(control.bytes + used);
+  std::memset(cmsg, 0, CMSG_SPACE(sizeof(std::uint16_t)));
+  cmsg->cmsg_level = SOL_UDP;
+  cmsg->cmsg_type = UDP_SEGMENT;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+  std::memcpy(CMSG_DATA(cmsg), &segment_size, sizeof(segment_size));
+  return used + static_cast<int>(CMSG_SPACE(sizeof(std::uint16_t)));
+}
+
+// Whether `next` may join a UDP_SEGMENT train that starts with `first` and holds `datagrams`
+// datagrams of `bytes` in all so far: same endpoints, not longer than the first, no datagram
+// after a shorter one (the kernel cuts at the first one's size, so only the last may be short),
+// and within the kernel's limits on segments and on the UDP payload of one send.
+bool joins_train(const PacketBuffer& first, const PacketBuffer& last, const PacketBuffer& next,
+                 std::size_t datagrams, std::size_t bytes) {
+  return datagrams < kUdpGsoMaxSegments && bytes + next.size() <= kUdpGsoMaxBytes &&
+         next.size() <= first.size() && last.size() == first.size() &&
+         next.meta.remote == first.meta.remote &&
+         next.meta.local.address == first.meta.local.address;
+}
+
 bool reachable(const Endpoint& remote) {
   return remote.port != 0 && !remote.address.is_unspecified();
 }
@@ -129,11 +167,36 @@ struct UdpSocket::ReceiveSlots {
   std::array<PacketBuffer*, kMaxBatch> buffers;
 };
 
+// UDP_GRO: the kernel may hand over up to 64 KiB of coalesced datagrams in one message, so
+// these messages land in a few large buffers of the socket's own (not the pool's), and are cut
+// into pool buffers from there; what does not fit the batch waits for the next call.
+struct UdpSocket::GroSlots {
+  struct Message {
+    std::size_t length = 0;        // bytes received
+    std::size_t offset = 0;        // bytes handed out so far
+    std::size_t segment_size = 0;  // UDP_GRO gso_size; 0: one datagram
+    Endpoint remote;
+    Endpoint local;
+  };
+  std::unique_ptr<std::uint8_t[]> storage =
+      std::make_unique<std::uint8_t[]>(kGroSlots * kGroBufferSize);
+  std::array<mmsghdr, kGroSlots> messages;
+  std::array<iovec, kGroSlots> iov;
+  std::array<sockaddr_storage, kGroSlots> names;
+  std::array<ControlBuffer, kGroSlots> control;
+  std::array<Message, kGroSlots> received;
+  std::size_t count = 0;  // messages from the last recvmmsg
+  std::size_t next = 0;   // the first not fully handed out
+};
+
 struct UdpSocket::SendSlots {
   std::array<mmsghdr, kMaxBatch> messages;
+  // One iovec per packet; a GSO message points at a run of them (packets stay in their buffers).
   std::array<iovec, kMaxBatch> iov;
   std::array<sockaddr_storage, kMaxBatch> names;
   std::array<ControlBuffer, kMaxBatch> control;
+  // Datagrams in each message (1, or the length of a UDP_SEGMENT train).
+  std::array<std::uint32_t, kMaxBatch> datagrams;
 };
 
 UdpSocket::UdpSocket(UniqueFd fd, int family, Endpoint local)
@@ -220,6 +283,19 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::open(const UdpSocketOptions& optio
   std::unique_ptr<UdpSocket> s(new UdpSocket(std::move(fd), family, *local));
   s->receive_buffer_bytes_ = receive_bytes;
   s->send_buffer_bytes_ = send_bytes;
+  if (options.gro) {
+    int on = 1;
+    if (::setsockopt(s->fd_.get(), SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0) {
+      s->gro_slots_ = std::make_unique<GroSlots>();
+      s->gro_ = true;
+    }
+  }
+  if (options.gso) {
+    // The option exists (Linux 4.18) if the kernel can read it back.
+    int segment = 0;
+    socklen_t length = sizeof(segment);
+    s->gso_ = ::getsockopt(s->fd_.get(), SOL_UDP, UDP_SEGMENT, &segment, &length) == 0;
+  }
   return s;
 }
 
@@ -233,7 +309,144 @@ void UdpSocket::note_overflow_count(std::uint32_t dropped_so_far) {
   }
 }
 
+UdpSocket::ReceivedControl UdpSocket::parse_control(msghdr& h) {
+  // SO_RXQ_OVFL arrives on datagrams that were queued after a drop; count it even when this
+  // datagram itself is unusable.
+  ReceivedControl out;
+  bool have_v4_info = false;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+        c->cmsg_len >= CMSG_LEN(sizeof(std::uint32_t))) {
+      std::uint32_t dropped;
+      std::memcpy(&dropped, CMSG_DATA(c), sizeof(dropped));
+      note_overflow_count(dropped);
+    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+               c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
+      in_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+      out.destination = IpAddress::from_bytes(
+          IpFamily::kV4, reinterpret_cast<const std::uint8_t*>(&info.ipi_addr));
+      have_v4_info = true;
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+               c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo)) && !have_v4_info) {
+      in6_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+      out.destination = unmap_v4(IpAddress::from_bytes(
+          IpFamily::kV6, reinterpret_cast<const std::uint8_t*>(&info.ipi6_addr)));
+    } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+               c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int segment = 0;  // the kernel writes an int: gso_size of the coalesced datagrams
+      std::memcpy(&segment, CMSG_DATA(c), sizeof(segment));
+      out.segment_size = segment > 0 && segment <= 0xffff ? static_cast<std::size_t>(segment) : 0;
+    }
+  }
+  return out;
+}
+
 std::size_t UdpSocket::receive_batch(PacketPool& pool, PacketBatch& batch) {
+  return gro_ ? receive_coalesced(pool, batch) : receive_plain(pool, batch);
+}
+
+std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
+  GroSlots& gro = *gro_slots_;
+  std::size_t appended = 0;
+  std::uint64_t bytes = 0;
+  for (;;) {
+    // Hand out what the last recvmmsg left, datagram by datagram, into pool buffers.
+    bool stalled = false;
+    while (gro.next < gro.count && !stalled) {
+      GroSlots::Message& m = gro.received[gro.next];
+      const std::uint8_t* data = gro.storage.get() + gro.next * kGroBufferSize;
+      while (m.offset < m.length) {
+        if (batch.full()) {
+          stalled = true;
+          break;
+        }
+        PacketBuffer* b = pool.acquire();
+        if (b == nullptr) {
+          stalled = true;
+          break;
+        }
+        const std::size_t rest = m.length - m.offset;
+        const std::size_t n = m.segment_size != 0 ? std::min(m.segment_size, rest) : rest;
+        if (n > receive_room(*b)) {
+          // Every segment but the last has this size: none of them fits.
+          pool.release(b);
+          counters_.rx_truncated.add();
+          m.offset = m.length;
+          break;
+        }
+        std::memcpy(b->data(), data + m.offset, n);
+        b->push_back(n);
+        b->meta.remote = m.remote;
+        b->meta.local = m.local;
+        b->meta.encapsulation = Encapsulation::kEspInUdp;
+        batch.push(b);
+        ++appended;
+        bytes += n;
+        m.offset += n;
+      }
+      if (m.offset >= m.length) ++gro.next;
+    }
+    if (stalled || batch.full() || pool.available() == 0) break;
+
+    // Everything handed out: receive the next messages, each up to 64 KiB.
+    for (std::size_t i = 0; i < kGroSlots; ++i) {
+      gro.iov[i] = {gro.storage.get() + i * kGroBufferSize, kGroBufferSize};
+      msghdr& h = gro.messages[i].msg_hdr;
+      h.msg_name = &gro.names[i];
+      h.msg_namelen = sizeof(sockaddr_storage);
+      h.msg_iov = &gro.iov[i];
+      h.msg_iovlen = 1;
+      h.msg_control = gro.control[i].bytes;
+      h.msg_controllen = kControlBytes;
+      h.msg_flags = 0;
+      gro.messages[i].msg_len = 0;
+    }
+    int received;
+    do {
+      received = ::recvmmsg(fd_.get(), gro.messages.data(), static_cast<unsigned>(kGroSlots),
+                            MSG_DONTWAIT, nullptr);
+    } while (received < 0 && errno == EINTR);
+    if (received <= 0) {
+      const int error = errno;
+      if (received < 0 && !is_would_block(error)) {
+        counters_.rx_errors.add();
+        counters_.note_errno(error);
+      }
+      break;
+    }
+    gro.count = static_cast<std::size_t>(received);
+    gro.next = 0;
+    for (std::size_t i = 0; i < gro.count; ++i) {
+      msghdr& h = gro.messages[i].msg_hdr;
+      GroSlots::Message& m = gro.received[i];
+      const ReceivedControl info = parse_control(h);
+      const std::optional<Endpoint> remote =
+          from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
+      m.offset = 0;
+      m.length = gro.messages[i].msg_len;
+      m.segment_size = info.segment_size;
+      if ((h.msg_flags & MSG_TRUNC) != 0 || m.length > kGroBufferSize) {
+        counters_.rx_truncated.add();
+        m.length = 0;
+        continue;
+      }
+      if (!remote) {
+        counters_.rx_errors.add();
+        m.length = 0;
+        continue;
+      }
+      m.remote = *remote;
+      m.local = Endpoint{info.destination ? *info.destination : local_.address, local_.port};
+    }
+  }
+  counters_.rx_packets.add(appended);
+  counters_.rx_bytes.add(bytes);
+  return appended;
+}
+
+std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {
   const std::size_t want = std::min(kMaxBatch - batch.size, pool.available());
   if (want == 0) return 0;
   ReceiveSlots& rx = *rx_;
@@ -270,31 +483,8 @@ std::size_t UdpSocket::receive_batch(PacketPool& pool, PacketBatch& batch) {
   for (std::size_t i = 0; i < static_cast<std::size_t>(received); ++i) {
     PacketBuffer* b = rx.buffers[i];
     msghdr& h = rx.messages[i].msg_hdr;
-    // SO_RXQ_OVFL arrives on datagrams that were queued after a drop; count it even when this
-    // datagram itself is unusable.
-    std::optional<IpAddress> destination;
-    bool have_v4_info = false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
-          c->cmsg_len >= CMSG_LEN(sizeof(std::uint32_t))) {
-        std::uint32_t dropped;
-        std::memcpy(&dropped, CMSG_DATA(c), sizeof(dropped));
-        note_overflow_count(dropped);
-      } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
-                 c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
-        in_pktinfo info;
-        std::memcpy(&info, CMSG_DATA(c), sizeof(info));
-        destination = IpAddress::from_bytes(IpFamily::kV4,
-                                            reinterpret_cast<const std::uint8_t*>(&info.ipi_addr));
-        have_v4_info = true;
-      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
-                 c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo)) && !have_v4_info) {
-        in6_pktinfo info;
-        std::memcpy(&info, CMSG_DATA(c), sizeof(info));
-        destination = unmap_v4(IpAddress::from_bytes(
-            IpFamily::kV6, reinterpret_cast<const std::uint8_t*>(&info.ipi6_addr)));
-      }
-    }
+    const ReceivedControl info = parse_control(h);
+    const std::optional<IpAddress>& destination = info.destination;
     const std::optional<Endpoint> remote =
         from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
     const std::size_t length = rx.messages[i].msg_len;
@@ -329,13 +519,15 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
   std::uint64_t bytes = 0;
   std::size_t next = 0;
   while (next < packets.size()) {
-    // Build up to kMaxBatch messages; what cannot be addressed is counted and left out.
+    // Build up to kMaxBatch messages (and iovecs); what cannot be addressed is counted and left
+    // out. With GSO, a run of equal-sized datagrams to one peer becomes one message.
     std::size_t count = 0;
-    for (; next < packets.size() && count < kMaxBatch; ++next) {
+    std::size_t iovs = 0;
+    for (; next < packets.size() && count < kMaxBatch && iovs < kMaxBatch; ++next) {
       PacketBuffer* p = packets[next];
       const Endpoint& remote = p->meta.remote;
       const socklen_t name_length = to_sockaddr(remote, family_, tx.names[count]);
-      const int control_length =
+      int control_length =
           reachable(remote) && name_length != 0
               ? source_control(p->meta.local.address, remote.address, family_, tx.control[count])
               : -1;
@@ -343,16 +535,32 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
         counters_.tx_unreachable.add();
         continue;
       }
-      tx.iov[count] = {p->data(), p->size()};
+      const std::size_t first_iov = iovs;
+      tx.iov[iovs++] = {p->data(), p->size()};
+      std::size_t train_bytes = p->size();
+      if (gso_) {
+        PacketBuffer* last = p;
+        while (next + 1 < packets.size() && iovs < kMaxBatch &&
+               joins_train(*p, *last, *packets[next + 1], iovs - first_iov, train_bytes)) {
+          last = packets[++next];
+          tx.iov[iovs++] = {last->data(), last->size()};
+          train_bytes += last->size();
+        }
+        if (iovs - first_iov > 1) {
+          control_length = append_segment_control(tx.control[count], control_length,
+                                                  static_cast<std::uint16_t>(p->size()));
+        }
+      }
       msghdr& h = tx.messages[count].msg_hdr;
       h.msg_name = &tx.names[count];
       h.msg_namelen = name_length;
-      h.msg_iov = &tx.iov[count];
-      h.msg_iovlen = 1;
+      h.msg_iov = &tx.iov[first_iov];
+      h.msg_iovlen = iovs - first_iov;
       h.msg_control = control_length > 0 ? tx.control[count].bytes : nullptr;
       h.msg_controllen = static_cast<std::size_t>(control_length);
       h.msg_flags = 0;
       tx.messages[count].msg_len = 0;
+      tx.datagrams[count] = static_cast<std::uint32_t>(iovs - first_iov);
       ++count;
     }
     std::size_t done = 0;
@@ -362,9 +570,9 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
       if (n > 0) {
         for (std::size_t i = done; i < done + static_cast<std::size_t>(n); ++i) {
           bytes += tx.messages[i].msg_len;
+          sent += tx.datagrams[i];
         }
         done += static_cast<std::size_t>(n);
-        sent += static_cast<std::size_t>(n);
         continue;
       }
       const int error = n < 0 ? errno : EIO;
@@ -372,20 +580,63 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
       if (is_would_block(error)) {
         // The send buffer is full: the rest of the batch would fail the same way, one syscall
         // each. Drop it now and let the kernel drain.
-        const std::size_t dropped = (count - done) + (packets.size() - next);
+        std::size_t dropped = packets.size() - next;
+        for (std::size_t i = done; i < count; ++i) dropped += tx.datagrams[i];
         counters_.tx_queue_full.add(dropped);
         counters_.note_errno(error);
         counters_.tx_packets.add(sent);
         counters_.tx_bytes.add(bytes);
         return sent;
       }
-      count_send_failure(counters_, error);  // the first unsent message failed alone
+      if (tx.datagrams[done] > 1 && (error == EIO || error == EINVAL || error == ENOPROTOOPT)) {
+        // The kernel refuses UDP_SEGMENT here (egress without checksum offload: EIO; a path
+        // it cannot segment for: EINVAL). Send without it from now on; this train goes out as
+        // single datagrams.
+        gso_ = false;
+        counters_.note_errno(error);
+        const auto resent = send_singly(tx.messages[done].msg_hdr, tx.datagrams[done]);
+        sent += resent.first;
+        bytes += resent.second;
+        ++done;
+        continue;
+      }
+      // The first unsent message failed alone.
+      for (std::uint32_t i = 0; i < tx.datagrams[done]; ++i) count_send_failure(counters_, error);
       ++done;
     }
   }
   counters_.tx_packets.add(sent);
   counters_.tx_bytes.add(bytes);
   return sent;
+}
+
+std::pair<std::size_t, std::uint64_t> UdpSocket::send_singly(const msghdr& train,
+                                                             std::uint32_t datagrams) {
+  // The control holds the source cmsg first (if any), then UDP_SEGMENT: keep only the first.
+  std::size_t source_length = 0;
+  if (train.msg_controllen > CMSG_SPACE(sizeof(std::uint16_t))) {
+    source_length = train.msg_controllen - CMSG_SPACE(sizeof(std::uint16_t));
+  }
+  std::size_t sent = 0;
+  std::uint64_t bytes = 0;
+  for (std::uint32_t i = 0; i < datagrams; ++i) {
+    msghdr h = train;
+    h.msg_iov = train.msg_iov + i;
+    h.msg_iovlen = 1;
+    h.msg_control = source_length > 0 ? train.msg_control : nullptr;
+    h.msg_controllen = source_length;
+    ssize_t n;
+    do {
+      n = ::sendmsg(fd_.get(), &h, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      count_send_failure(counters_, errno);
+      continue;
+    }
+    ++sent;
+    bytes += static_cast<std::uint64_t>(n);
+  }
+  return {sent, bytes};
 }
 
 Result<void> UdpSocket::send_to(const Endpoint& from, const Endpoint& to, ByteSpan payload) {

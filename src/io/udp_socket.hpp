@@ -5,13 +5,15 @@
 //
 // The socket is a plain UDP socket: the UDP_ENCAP socket option is never set on it, because on
 // a kernel with ESP support that option hands every ESP packet to the kernel's IPsec (XFRM)
-// instead of to us. No offloads yet (UDP_SEGMENT / UDP_GRO come with the fast path; meta's
-// segment_size and the control buffers leave room for them).
+// instead of to us. Offloads: UDP_SEGMENT on send (options.gso), UDP_GRO on receive (options.gro).
 #pragma once
+
+#include <sys/socket.h>
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "base/ip_address.hpp"
 #include "base/unique_fd.hpp"
@@ -31,6 +33,12 @@ struct UdpSocketOptions {
   // SO_MARK for every datagram sent (needs CAP_NET_ADMIN), so routing rules can tell the
   // tunnel's own ESP traffic from the traffic it protects.
   std::optional<std::uint32_t> mark;
+  // UDP GSO on send: runs of equal-sized datagrams to one peer leave as one sendmmsg entry with
+  // a UDP_SEGMENT cmsg (Linux 4.18). Switched off for good when the kernel refuses it.
+  bool gso = false;
+  // UDP GRO on receive (UDP_GRO, Linux 5.0): trains of datagrams arrive as one message of up to
+  // 64 KiB, cut into single datagrams here. Costs kGroSlots x 64 KiB of receive buffers.
+  bool gro = false;
 };
 
 // Owner: see DatagramSocket (one receiving thread, one sending thread, send_to from any).
@@ -46,6 +54,15 @@ class UdpSocket final : public DatagramSocket {
   // What the kernel granted (it reports twice the requested size, bookkeeping included).
   int receive_buffer_bytes() const { return receive_buffer_bytes_; }
   int send_buffer_bytes() const { return send_buffer_bytes_; }
+  // Whether sends still use UDP_SEGMENT (asked for, and not refused by the kernel yet). Sending
+  // thread; a snapshot from others.
+  bool gso() const { return gso_; }
+  // Whether UDP_GRO is on (asked for and accepted by the kernel).
+  bool gro() const { return gro_; }
+
+  // Large receive buffers with GRO: how many, and the bytes of each.
+  static constexpr std::size_t kGroSlots = 8;
+  static constexpr std::size_t kGroBufferSize = 65535;
 
   std::size_t receive_batch(PacketPool& pool, PacketBatch& batch) override;
   std::size_t send_batch(std::span<PacketBuffer* const> packets) override;
@@ -54,21 +71,35 @@ class UdpSocket final : public DatagramSocket {
 
  private:
   struct ReceiveSlots;
+  struct GroSlots;
+  struct ReceivedControl {
+    std::optional<IpAddress> destination;  // IP_PKTINFO / IPV6_PKTINFO
+    std::size_t segment_size = 0;          // UDP_GRO; 0 when absent
+  };
   struct SendSlots;
 
   UdpSocket(UniqueFd fd, int family, Endpoint local);
   // Counts the kernel's receive-queue drops from an SO_RXQ_OVFL value (drops since the socket
   // was opened, as of when the datagram was queued).
   void note_overflow_count(std::uint32_t dropped_so_far);
+  // Reads the cmsgs of a received message (counting SO_RXQ_OVFL drops). Receiving thread.
+  ReceivedControl parse_control(msghdr& h);
+  std::size_t receive_plain(PacketPool& pool, PacketBatch& batch);
+  std::size_t receive_coalesced(PacketPool& pool, PacketBatch& batch);
+  // Sends the datagrams of a refused UDP_SEGMENT train one sendmsg each; (sent, bytes).
+  std::pair<std::size_t, std::uint64_t> send_singly(const msghdr& train, std::uint32_t datagrams);
 
   UniqueFd fd_;
   int family_;
   Endpoint local_;
   int receive_buffer_bytes_ = 0;
   int send_buffer_bytes_ = 0;
-  std::unique_ptr<ReceiveSlots> rx_;  // used only by the receiving thread
-  std::unique_ptr<SendSlots> tx_;     // used only by the sending thread
-  std::uint32_t overflow_count_ = 0;  // receiving thread
+  std::unique_ptr<ReceiveSlots> rx_;     // used only by the receiving thread
+  std::unique_ptr<GroSlots> gro_slots_;  // with GRO only; receiving thread
+  std::unique_ptr<SendSlots> tx_;        // used only by the sending thread
+  std::uint32_t overflow_count_ = 0;     // receiving thread
+  bool gso_ = false;                     // sending thread
+  bool gro_ = false;                     // constant after open()
   IoCounters counters_;
 };
 

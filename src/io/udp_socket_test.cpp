@@ -329,3 +329,213 @@ TEST(UdpSocket, RefusesNonsenseOptions) {
 
 }  // namespace
 }  // namespace uipsec
+
+namespace uipsec {
+namespace {
+
+std::unique_ptr<UdpSocket> open_offload_socket(std::optional<IpAddress> address, bool gso,
+                                               bool gro) {
+  UdpSocketOptions options;
+  options.address = address;
+  options.port = 0;
+  options.buffer_bytes = 4 << 20;
+  options.gso = gso;
+  options.gro = gro;
+  auto s = UdpSocket::open(options);
+  EXPECT_TRUE(s.ok()) << s.error().message();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+// Sends datagrams of the given sizes (byte i of datagram k is k + i) in one send_batch.
+std::size_t send_sizes(UdpSocket& s, PacketPool& pool, Endpoint to,
+                       const std::vector<std::size_t>& sizes) {
+  std::vector<PacketBuffer*> packets;
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    PacketBuffer* p = pool.acquire();
+    std::vector<std::uint8_t> bytes(sizes[k]);
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(k + i);
+    EXPECT_TRUE(p->assign(bytes));
+    p->meta.remote = to;
+    packets.push_back(p);
+  }
+  const std::size_t sent = s.send_batch(packets);
+  for (PacketBuffer* p : packets) pool.release(p);
+  return sent;
+}
+
+void expect_datagrams(const std::vector<PacketBuffer*>& got,
+                      const std::vector<std::size_t>& sizes) {
+  ASSERT_EQ(got.size(), sizes.size());
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k]->size(), sizes[k]) << "datagram " << k;
+    bool same = true;
+    for (std::size_t i = 0; i < sizes[k]; ++i) {
+      same = same && got[k]->data()[i] == static_cast<std::uint8_t>(k + i);
+    }
+    EXPECT_TRUE(same) << "datagram " << k << " arrived whole and in its place";
+  }
+}
+
+// A train (equal sizes, a shorter last one), then sizes that cannot join one.
+const std::vector<std::size_t> kSizes = {1000, 1000, 1000, 1000, 1000, 400, 1000,
+                                         1200, 1200, 1200, 700,  800,  90};
+
+TEST(UdpSocket, GsoSendsTrainsThatArriveAsSingleDatagrams) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_offload_socket(ip("198.18.1.1"), /*gso=*/true, /*gro=*/false);
+    auto b = open_offload_socket(ip("198.18.1.2"), false, false);
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(a->gso()) << "the kernel offers UDP_SEGMENT (Linux 4.18)";
+    PacketPool pool(64);
+    ASSERT_EQ(send_sizes(*a, pool, b->local_endpoint(), kSizes), kSizes.size());
+    auto got = receive(*b, pool, kSizes.size());
+    expect_datagrams(got, kSizes);
+    release(pool, got);
+    EXPECT_TRUE(a->gso()) << "never refused on loopback";
+    EXPECT_EQ(a->counters().tx_packets.get(), kSizes.size()) << "datagrams, not messages";
+    std::uint64_t total = 0;
+    for (std::size_t n : kSizes) total += n;
+    EXPECT_EQ(a->counters().tx_bytes.get(), total);
+  });
+}
+
+TEST(UdpSocket, GsoTrainLeavesInOneSend) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_offload_socket(ip("198.18.1.1"), /*gso=*/true, /*gro=*/false);
+    ASSERT_TRUE(a && a->gso());
+    // A plain receiver with UDP_GRO reads the train as the kernel got it: one message of
+    // 5 x 1000 bytes with gso_size 1000 (loopback passes GSO packets on whole).
+    UniqueFd r(::socket(AF_INET, SOCK_DGRAM, 0));
+    sockaddr_in bound{};
+    bound.sin_family = AF_INET;
+    std::memcpy(&bound.sin_addr, ip("198.18.1.2").data(), 4);
+    ASSERT_EQ(::bind(r.get(), reinterpret_cast<sockaddr*>(&bound), sizeof(bound)), 0);
+    socklen_t length = sizeof(bound);
+    ASSERT_EQ(::getsockname(r.get(), reinterpret_cast<sockaddr*>(&bound), &length), 0);
+    int on = 1;
+    ASSERT_EQ(::setsockopt(r.get(), IPPROTO_UDP, UDP_GRO, &on, sizeof(on)), 0);
+    PacketPool pool(16);
+    const std::vector<std::size_t> train = {1000, 1000, 1000, 1000, 1000};
+    ASSERT_EQ(send_sizes(*a, pool, {ip("198.18.1.2"), ntohs(bound.sin_port)}, train), 5u);
+    std::vector<std::uint8_t> buffer(65536);
+    alignas(cmsghdr) std::uint8_t control[64];
+    iovec iov{buffer.data(), buffer.size()};
+    msghdr h{};
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = control;
+    h.msg_controllen = sizeof(control);
+    pollfd p{r.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 2000), 1);
+    ASSERT_EQ(::recvmsg(r.get(), &h, 0), 5000);
+    int segment = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+        std::memcpy(&segment, CMSG_DATA(c), sizeof(segment));
+      }
+    }
+    EXPECT_EQ(segment, 1000);
+  });
+}
+
+TEST(UdpSocket, GroSplitsCoalescedDatagramsInOrder) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_offload_socket(ip("198.18.1.1"), /*gso=*/true, /*gro=*/false);
+    auto b = open_offload_socket(ip("198.18.1.2"), /*gso=*/false, /*gro=*/true);
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(b->gro()) << "the kernel offers UDP_GRO (Linux 5.0)";
+    PacketPool pool(64);
+    ASSERT_EQ(send_sizes(*a, pool, b->local_endpoint(), kSizes), kSizes.size());
+    auto got = receive(*b, pool, kSizes.size());
+    expect_datagrams(got, kSizes);
+    for (PacketBuffer* p : got) {
+      EXPECT_EQ(p->meta.remote, a->local_endpoint());
+      EXPECT_EQ(p->meta.local, b->local_endpoint());
+      EXPECT_EQ(p->meta.encapsulation, Encapsulation::kEspInUdp);
+    }
+    release(pool, got);
+    EXPECT_EQ(b->counters().rx_packets.get(), kSizes.size());
+    EXPECT_EQ(b->counters().rx_truncated.get(), 0u);
+    EXPECT_EQ(pool.available(), pool.count());
+  });
+}
+
+TEST(UdpSocket, GroHandsOutWhatDoesNotFitTheBatchOrPoolLater) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_offload_socket(ip("198.18.1.1"), /*gso=*/true, /*gro=*/false);
+    auto b = open_offload_socket(ip("198.18.1.2"), /*gso=*/false, /*gro=*/true);
+    ASSERT_TRUE(a && b && b->gro());
+    PacketPool send_pool(64);
+    const std::vector<std::size_t> train(40, 1200);
+    ASSERT_EQ(send_sizes(*a, send_pool, b->local_endpoint(), train), 40u);
+    // Three buffers at a time: the coalesced message is handed out over many calls.
+    PacketPool pool(3);
+    std::vector<std::vector<std::uint8_t>> got;
+    for (int round = 0; round < 100 && got.size() < train.size(); ++round) {
+      PacketBatch batch;
+      if (b->receive_batch(pool, batch) == 0) {
+        pollfd p{b->fd(), POLLIN, 0};
+        if (::poll(&p, 1, 2000) != 1) break;
+        continue;
+      }
+      EXPECT_LE(batch.size, 3u);
+      for (std::size_t i = 0; i < batch.size; ++i) {
+        got.emplace_back(batch.packets[i]->data(),
+                         batch.packets[i]->data() + batch.packets[i]->size());
+        pool.release(batch.packets[i]);
+      }
+    }
+    ASSERT_EQ(got.size(), train.size());
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      ASSERT_EQ(got[k].size(), 1200u);
+      EXPECT_EQ(got[k][0], static_cast<std::uint8_t>(k)) << "in order";
+      EXPECT_EQ(got[k][1199], static_cast<std::uint8_t>(k + 1199));
+    }
+  });
+}
+
+TEST(UdpSocket, GsoKeepsPeersApart) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_offload_socket(ip("198.18.1.1"), /*gso=*/true, /*gro=*/false);
+    auto b = open_offload_socket(ip("198.18.1.2"), false, true);
+    auto c = open_offload_socket(ip("198.18.1.3"), false, false);
+    ASSERT_TRUE(a && b && c);
+    PacketPool pool(64);
+    std::vector<PacketBuffer*> packets;
+    for (std::size_t k = 0; k < 12; ++k) {
+      PacketBuffer* p = pool.acquire();
+      std::vector<std::uint8_t> bytes(500, static_cast<std::uint8_t>(k));
+      ASSERT_TRUE(p->assign(bytes));
+      // b, b, b, c, c, b, b, c, ...: equal sizes, but trains must not cross peers.
+      p->meta.remote = (k % 5 == 3 || k % 5 == 4) ? c->local_endpoint() : b->local_endpoint();
+      packets.push_back(p);
+    }
+    EXPECT_EQ(a->send_batch(packets), 12u);
+    std::size_t to_b = 0;
+    for (PacketBuffer* p : packets) to_b += p->meta.remote == b->local_endpoint() ? 1 : 0;
+    auto got_b = receive(*b, pool, to_b);
+    auto got_c = receive(*c, pool, 12 - to_b);
+    EXPECT_EQ(got_b.size(), to_b);
+    EXPECT_EQ(got_c.size(), 12 - to_b);
+    std::size_t ib = 0;
+    std::size_t ic = 0;
+    for (std::size_t k = 0; k < 12; ++k) {
+      auto& list = packets[k]->meta.remote == b->local_endpoint() ? got_b : got_c;
+      std::size_t& i = packets[k]->meta.remote == b->local_endpoint() ? ib : ic;
+      ASSERT_LT(i, list.size());
+      EXPECT_EQ(list[i]->data()[0], static_cast<std::uint8_t>(k));
+      ++i;
+    }
+    for (PacketBuffer* p : packets) pool.release(p);
+    release(pool, got_b);
+    release(pool, got_c);
+  });
+}
+
+}  // namespace
+}  // namespace uipsec

@@ -44,7 +44,10 @@ namespace uipsec {
   /* Either direction */                                                                      \
   X(kSaExpired, "sa-expired")         /* SA past a hard lifetime */                           \
   X(kCryptoFailure, "crypto-failure") /* the crypto library reported an error */              \
-  X(kPoolExhausted, "pool-exhausted") /* no free packet buffer */
+  X(kPoolExhausted, "pool-exhausted") /* no free packet buffer */                             \
+  /* TUN offloads (src/offload/) */                                                           \
+  X(kBadSuperPacket, "bad-super-packet") /* virtio-net header and packet disagree */          \
+  X(kSegmentTooBig, "segment-too-big")   /* a segment does not fit a pool buffer */
 
 enum class DropReason : std::uint8_t {
   kNone = 0,
