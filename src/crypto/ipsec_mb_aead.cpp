@@ -25,9 +25,11 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
+#include <string_view>
 
 #if UIPSEC_HAVE_IPSEC_MB
 #include <intel-ipsec-mb.h>
@@ -89,6 +91,21 @@ IpsecMbLibrary load_library() {
   }
   IMB_ARCH arch = IMB_ARCH_NONE;
   init_mb_mgr_auto(mgr, &arch);
+  // UIPSEC_IPSEC_MB_ARCH=sse|avx|avx2 picks older code than the CPU allows (never newer): the
+  // AVX2 and older GCM code reads 8 GHASH key powers (128 bytes), the VAES code up to 48 (768
+  // bytes), which matters when 100 000 SAs' key blocks compete for the caches.
+  const char* forced = std::getenv("UIPSEC_IPSEC_MB_ARCH");
+  const std::string_view want = forced != nullptr ? forced : "";
+  if (want == "sse" && arch >= IMB_ARCH_SSE) {
+    init_mb_mgr_sse(mgr);
+    arch = IMB_ARCH_SSE;
+  } else if (want == "avx" && arch >= IMB_ARCH_AVX) {
+    init_mb_mgr_avx(mgr);
+    arch = IMB_ARCH_AVX;
+  } else if (want == "avx2" && arch >= IMB_ARCH_AVX2) {
+    init_mb_mgr_avx2(mgr);
+    arch = IMB_ARCH_AVX2;
+  }
   const int error = imb_get_errno(mgr);
   // The no-AESNI code emulates AES in software: OpenSSL is the better choice there.
   if (error != 0 || arch == IMB_ARCH_NONE || arch == IMB_ARCH_NOAESNI) {
@@ -103,8 +120,8 @@ IpsecMbLibrary load_library() {
                 mgr->gmac192_init, mgr->gmac192_update, mgr->gmac192_finalize};
   lib.gcm[2] = {mgr->gcm256_pre,   mgr->gcm256_enc,     mgr->gcm256_dec,
                 mgr->gmac256_init, mgr->gmac256_update, mgr->gmac256_finalize};
-  const bool vaes =
-      (mgr->features & IMB_FEATURE_VAES) != 0 && (mgr->features & IMB_FEATURE_VPCLMULQDQ) != 0;
+  const bool vaes = arch == IMB_ARCH_AVX512 && (mgr->features & IMB_FEATURE_VAES) != 0 &&
+                    (mgr->features & IMB_FEATURE_VPCLMULQDQ) != 0;
   lib.description = version + ", " + arch_name(arch) + (vaes ? " with VAES and VPCLMULQDQ" : "");
   lib.available = true;
   for (const GcmFunctions& f : lib.gcm) {

@@ -20,7 +20,8 @@ namespace uipsec {
 bool ipsec_mb_available();
 
 // What the library picked for this CPU, e.g. "intel-ipsec-mb 1.3.0, AVX512 with VAES and
-// VPCLMULQDQ", or why it is unavailable. For logs and benchmark labels.
+// VPCLMULQDQ", or why it is unavailable. For logs and benchmark labels. The environment variable
+// UIPSEC_IPSEC_MB_ARCH=sse|avx|avx2, read once, makes it pick that older code instead.
 std::string ipsec_mb_description();
 
 // AES-GCM only: key 16, 24 or 32 bytes (without the RFC 4106 salt, which is part of the nonce),

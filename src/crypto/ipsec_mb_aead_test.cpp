@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/aead.hpp"
@@ -76,6 +77,14 @@ TEST(IpsecMbAead, BuiltWithTheLibraryIsAvailableOnAesNiCpus) {
   EXPECT_TRUE(ipsec_mb_available()) << ipsec_mb_description();
   EXPECT_NE(ipsec_mb_description().find("intel-ipsec-mb 1."), std::string::npos)
       << ipsec_mb_description();
+  // UIPSEC_IPSEC_MB_ARCH picks older code (CTest runs these tests with sse and avx2 too).
+  const char* forced = std::getenv("UIPSEC_IPSEC_MB_ARCH");
+  if (forced != nullptr && std::string_view(forced) == "sse") {
+    EXPECT_NE(ipsec_mb_description().find(", SSE"), std::string::npos) << ipsec_mb_description();
+  }
+  if (forced != nullptr && std::string_view(forced) == "avx2" && __builtin_cpu_supports("avx2")) {
+    EXPECT_NE(ipsec_mb_description().find(", AVX2"), std::string::npos) << ipsec_mb_description();
+  }
 }
 #endif
 
