@@ -15,6 +15,7 @@
 #include "control/control_server.hpp"
 #include "daemon/daemon_backend.hpp"
 #include "daemon/route_manager.hpp"
+#include "daemon/sequence_store.hpp"
 #include "daemon/worker.hpp"
 #include "io/event_fd.hpp"
 #include "io/event_loop.hpp"
@@ -74,6 +75,8 @@ struct Daemon::Parts {
   std::unique_ptr<ControlServer> server;
   std::unique_ptr<PeerFollower> follower;  // SAs with `flag follow-peer` (NAT rebinding)
   std::unique_ptr<TimerFd> timer;
+  std::unique_ptr<SequenceReservations> reservations;  // static SAs' sequence numbers on disk
+  std::unique_ptr<TimerFd> reservation_timer;
   UniqueFd signals;
   std::thread worker_thread;
   Result<void> worker_result;
@@ -109,7 +112,8 @@ struct Daemon::Parts {
 Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Daemon::~Daemon() = default;
 
-Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::string version) {
+Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::string version,
+                                              std::function<Result<void>()> after_setup) {
   auto p = std::make_unique<Parts>();
   p->config = config;
 
@@ -182,9 +186,20 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
       std::vector<DaemonBackend::Seam>{{"tun", &p->tun->counters()},
                                        {"socket", &p->socket->counters()}});
 
-  // 5. Configured states and policies.
+  // 5. Configured states and policies. A static SA continues above the sequence numbers an
+  // earlier run reserved (daemon/sequence_store.hpp).
+  if (!config.state_directory.empty()) {
+    p->reservations = std::make_unique<SequenceReservations>(
+        config.state_directory, config.sequence_reservation,
+        [](const std::string& line) { std::fprintf(stderr, "uipsecd: %s\n", line.c_str()); });
+  }
   for (const auto& state : config.states) {
     SaConfig sa = state.config;
+    if (p->reservations) {
+      if (auto r = p->reservations->prepare(state.name, sa); !r.ok()) {
+        return Error(state.origin + ": uipsec.states." + state.name + ": " + r.error().message());
+      }
+    }
     if (auto r = p->backend->add_sa(sa); !r.ok()) {
       return Error(state.origin + ": uipsec.states." + state.name + ": " + r.error().message());
     }
@@ -194,6 +209,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
       return Error(policy.origin + ": uipsec.policies." + policy.name + ": " + r.error().message());
     }
   }
+  // Written only now, so that a configuration that fails leaves the reservations as they were.
+  if (p->reservations) UIPSEC_TRY(p->reservations->attach(*p->sad));
 
   // 6. Control plane.
   auto loop = EventLoop::create();
@@ -226,6 +243,18 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   UIPSEC_TRY(
       p->loop->add(p->wake->fd(), EPOLLIN, [raw](std::uint32_t) { raw->drain_worker_events(); }));
 
+  if (p->reservations && p->reservations->size() != 0) {
+    // Tops reservations up well before a worker at full rate reaches them (half a block left).
+    auto reservation_timer = TimerFd::create();
+    if (!reservation_timer) return reservation_timer.error();
+    p->reservation_timer = std::make_unique<TimerFd>(std::move(*reservation_timer));
+    UIPSEC_TRY(p->reservation_timer->arm_periodic(std::chrono::milliseconds(100)));
+    UIPSEC_TRY(p->loop->add(p->reservation_timer->fd(), EPOLLIN, [raw](std::uint32_t) {
+      raw->reservation_timer->drain();
+      raw->reservations->tick(*raw->sad);
+    }));
+  }
+
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
@@ -240,6 +269,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
     raw->loop->stop();
   }));
 
+  if (after_setup) UIPSEC_TRY(after_setup());
   p->worker_thread = std::thread([raw] {
     raw->worker_result = raw->worker->run();
     if (!raw->worker_result.ok()) raw->loop->stop();
@@ -251,6 +281,8 @@ Result<void> Daemon::run() {
   UIPSEC_TRY(parts_->loop->run());
   parts_->worker->stop();
   if (parts_->worker_thread.joinable()) parts_->worker_thread.join();
+  // Nothing is sent any more: a restart may continue right after the last number sent.
+  if (parts_->reservations) (void)parts_->reservations->checkpoint(*parts_->sad);
   if (!parts_->worker_result.ok()) return parts_->worker_result.error().with_context("worker");
   return {};
 }

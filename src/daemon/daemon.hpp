@@ -13,6 +13,7 @@
 // and the control socket, and closes the TUN device.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,7 +26,11 @@ namespace uipsec {
 class Daemon {
  public:
   // `version` is what `uipsec` sees in the control handshake.
-  static Result<std::unique_ptr<Daemon>> start(const DaemonConfig& config, std::string version);
+  // `after_setup` runs on the calling thread once everything that needs privileges is set up,
+  // before the worker thread starts (uipsecd drops its capabilities there); its error stops the
+  // start.
+  static Result<std::unique_ptr<Daemon>> start(const DaemonConfig& config, std::string version,
+                                               std::function<Result<void>()> after_setup = {});
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;

@@ -12,9 +12,14 @@ namespace uipsec {
 
 namespace {
 
-constexpr std::array<std::string_view, 12> kUipsecKeys = {
-    "nat_t_port", "control_socket",  "replay_window", "spi_min", "spi_max", "socket_buffer",
-    "buffers",    "sequence_margin", "offload",       "udp_gso", "udp_gro", "gro"};
+constexpr std::array<std::string_view, 14> kUipsecKeys = {
+    "nat_t_port",      "control_socket",
+    "replay_window",   "spi_min",
+    "spi_max",         "socket_buffer",
+    "buffers",         "sequence_margin",
+    "offload",         "udp_gso",
+    "udp_gro",         "gro",
+    "state_directory", "sequence_reservation"};
 constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
 constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
 constexpr std::array<std::string_view, 7> kRoutesKeys = {
@@ -169,6 +174,15 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   auto margin = u->get_uint("sequence_margin", 0, 0xffffffff, c.sequence_margin);
   if (!margin) return margin.error();
   c.sequence_margin = *margin;
+  // Present but empty turns the reservations off (get_string would give the default).
+  if (const SettingsKey* key = u->find_key("state_directory")) c.state_directory = key->value;
+  if (!c.state_directory.empty() && c.state_directory.front() != '/') {
+    return u->find_key("state_directory")->error("expected an absolute path (or nothing: off)");
+  }
+  auto reservation =
+      u->get_uint("sequence_reservation", 2, std::uint64_t{1} << 31, c.sequence_reservation);
+  if (!reservation) return reservation.error();
+  c.sequence_reservation = *reservation;
 
   for (auto [key, value] : {std::pair<const char*, bool*>{"offload", &c.offload},
                             {"udp_gso", &c.udp_gso},

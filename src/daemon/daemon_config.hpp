@@ -69,6 +69,11 @@ struct DaemonConfig {
   // uipsec.sequence_margin: an SA raises its soft expire when at most this many outbound
   // sequence numbers are left (0: never; see kDefaultSequenceMargin)
   std::uint64_t sequence_margin = kDefaultSequenceMargin;
+  // uipsec.state_directory: the static SAs' outbound sequence reservations, one file each, so
+  // that a restart continues above every number sent ("": not kept; docs/OPERATIONS.md)
+  std::string state_directory = "/var/lib/uipsec";
+  // uipsec.sequence_reservation: outbound sequence numbers reserved on disk at a time
+  std::uint64_t sequence_reservation = std::uint64_t{1} << 20;
   // uipsec.offload: TUN checksum and segmentation offloads (IFF_VNET_HDR, TSO/USO split in
   // user space); off: one packet per TUN read and write
   bool offload = true;

@@ -26,6 +26,24 @@ TEST(DaemonConfig, EmptyFileMeansDefaults) {
   EXPECT_EQ(c->sequence_margin, std::uint64_t{1} << 24);
 }
 
+TEST(DaemonConfig, StateDirectoryIsAbsoluteOrEmptyForOff) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->state_directory, "/var/lib/uipsec");
+  EXPECT_EQ(c->sequence_reservation, std::uint64_t{1} << 20);
+  c = load("uipsec {\n  state_directory =\n  sequence_reservation = 4096\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->state_directory, "");
+  EXPECT_EQ(c->sequence_reservation, 4096u);
+  c = load("uipsec {\n  state_directory = /tmp/x\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->state_directory, "/tmp/x");
+  c = load("uipsec {\n  state_directory = relative/dir\n}\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("uipsec.conf:2"), std::string::npos) << c.error().message();
+  EXPECT_FALSE(load("uipsec {\n  sequence_reservation = 1\n}\n").ok());
+}
+
 TEST(DaemonConfig, ReadsEveryKey) {
   auto c = load(R"(uipsec {
   tun {

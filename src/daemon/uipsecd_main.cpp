@@ -1,32 +1,90 @@
 // uipsecd: the userland IPsec daemon. See `uipsecd --help` and docs/CONFIGURATION.md.
+#include <linux/capability.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
 
 #include "daemon/daemon.hpp"
+#include "daemon/privileges.hpp"
+#include "daemon/sequence_store.hpp"
 
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
 void usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: uipsecd [-c FILE] [-S PATH] [--check] [--version] [--help]\n"
-               "\n"
-               "A userland IPsec (ESP) data plane: a TUN device for cleartext, ESP in UDP on the\n"
-               "NAT-T port, routes into the TUN device, and a control socket for `uipsec`.\n"
-               "\n"
-               "  -c FILE    configuration in strongswan.conf syntax (default %s;\n"
-               "             when the default file is missing, built-in defaults are used)\n"
-               "  -S PATH    control socket (overrides uipsec.control_socket; default %s)\n"
-               "  --check    read and check the configuration, print it, and exit\n"
-               "  --version  print the version and exit\n"
-               "\n"
-               "Runs in the foreground until SIGTERM or SIGINT; logs to standard error.\n",
-               uipsec::kDefaultConfigPath, uipsec::kDefaultControlSocket);
+  std::fprintf(
+      out,
+      "usage: uipsecd [-c FILE] [-S PATH] [--check] [--version] [--help]\n"
+      "\n"
+      "A userland IPsec (ESP) data plane: a TUN device for cleartext, ESP in UDP on the\n"
+      "NAT-T port, routes into the TUN device, and a control socket for `uipsec`.\n"
+      "\n"
+      "Options:\n"
+      "  -c FILE    configuration in strongswan.conf syntax (default %s;\n"
+      "             when the default file is missing, built-in defaults are used)\n"
+      "  -S PATH    control socket (overrides uipsec.control_socket; default %s)\n"
+      "  --check    read and check the configuration, print a summary, and exit\n"
+      "             (exit 0: usable; 1: the message names file, line and key)\n"
+      "  --version  print the version and exit\n"
+      "  --help     print this text and exit\n"
+      "\n"
+      "Configuration (every key with its default: %s/uipsec.conf.example,\n"
+      "docs/CONFIGURATION.md): the TUN device (uipsec.tun.name, mtu, mode create|attach),\n"
+      "routes in table 220 (uipsec.routes), the NAT-T port (uipsec.nat_t_port), static SAs\n"
+      "and policies in `ip xfrm` syntax (uipsec.states.NAME, uipsec.policies.NAME).\n"
+      "\n"
+      "Restarts: static SAs continue their outbound sequence numbers above everything sent\n"
+      "before, from reservations kept in uipsec.state_directory (default %s; empty: off),\n"
+      "%llu numbers at a time (uipsec.sequence_reservation).\n"
+      "\n"
+      "Privileges: needs CAP_NET_ADMIN to create the TUN device and manage routes (none in\n"
+      "attach mode with uipsec.routes.manage = no). Once set up it keeps only CAP_NET_ADMIN,\n"
+      "drops the bounding set, sets no-new-privs and is not dumpable (no core dumps: key\n"
+      "material lives in OpenSSL's contexts too).\n"
+      "\n"
+      "Runs in the foreground until SIGTERM or SIGINT; logs to standard error. Under systemd\n"
+      "(Type=notify) it sends READY=1 once the control socket and the tunnel are up.\n"
+      "\n"
+      "Exit status: 0 stopped by a signal, 1 set-up or run-time error, 2 bad command line.\n",
+      uipsec::kDefaultConfigPath, uipsec::kDefaultControlSocket, UIPSEC_EXAMPLES_DIR,
+      uipsec::DaemonConfig{}.state_directory.c_str(),
+      static_cast<unsigned long long>(uipsec::kDefaultSequenceReservation));
+}
+
+// systemd's readiness notification (sd_notify(3) without libsystemd): one datagram to
+// $NOTIFY_SOCKET, a path or an abstract name ('@'). Nothing to do outside systemd.
+void notify_ready() {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr || path[0] == '\0') return;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::size_t length = std::strlen(path);
+  if (length >= sizeof(address.sun_path) || (path[0] != '/' && path[0] != '@')) return;
+  std::memcpy(address.sun_path, path, length);
+  if (path[0] == '@') address.sun_path[0] = '\0';
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  static constexpr char kReady[] = "READY=1";
+  (void)sendto(fd, kReady, sizeof(kReady) - 1, 0, reinterpret_cast<const sockaddr*>(&address),
+               static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length));
+  close(fd);
+}
+
+// Keeps CAP_NET_ADMIN only (routes follow policies added later), before the worker starts.
+uipsec::Result<void> drop_privileges() {
+  auto report = uipsec::drop_privileges(uipsec::capability_bit(CAP_NET_ADMIN));
+  if (!report) return report.error().with_context("cannot drop privileges");
+  if (!report->note.empty()) std::fprintf(stderr, "uipsecd: %s\n", report->note.c_str());
+  return {};
 }
 
 int fail(const std::string& message) {
@@ -93,10 +151,11 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto daemon = uipsec::Daemon::start(*config, kVersion);
+  auto daemon = uipsec::Daemon::start(*config, kVersion, drop_privileges);
   if (!daemon) return fail(daemon.error().message());
   std::fprintf(stderr, "uipsecd: running: tun %s, ESP in UDP on port %u, control socket %s\n",
                config->tun_name.c_str(), config->nat_t_port, config->control_socket.c_str());
+  notify_ready();
   auto result = (*daemon)->run();
   daemon->reset();
   if (!result) return fail(result.error().message());

@@ -112,11 +112,16 @@ Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now, bool firs
     return Verdict::drop(DropReason::kNoSa);
   }
   if (sa->hard_expired()) return Verdict::drop(DropReason::kSaExpired);
+  // Numbers beyond the persisted reservation are never sent (a restart could send them again);
+  // checked before next() so that a long outage of the state directory burns no numbers.
+  if (sa->sequence_unreserved()) return Verdict::drop(DropReason::kSequenceUnreserved);
   const auto seq = sa->outbound_sequence().next();
   if (!seq) {
     report_lifetime(dataplane_, counters_, *sa, sa->expire_hard());
     return Verdict::drop(DropReason::kSequenceExhausted);
   }
+  // Another worker took the last reserved number between the check and next().
+  if (*seq > sa->sequence_reserved()) return Verdict::drop(DropReason::kSequenceUnreserved);
   // One comparison per packet until the margin is reached.
   report_lifetime(dataplane_, counters_, *sa, sa->check_sequence(*seq));
 

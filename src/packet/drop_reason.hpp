@@ -41,6 +41,8 @@ namespace uipsec {
   X(kSequenceExhausted, "sequence-exhausted") /* outbound sequence numbers used up */         \
   X(kNoRoom, "no-room")                       /* buffer lacks head- or tailroom */            \
   X(kTransportFragment, "transport-fragment") /* a fragment cannot go in transport mode */    \
+  /* Outbound, static SAs (daemon/sequence_store.hpp) */                                      \
+  X(kSequenceUnreserved, "sequence-unreserved") /* beyond the reservation on disk */          \
   /* Either direction */                                                                      \
   X(kSaExpired, "sa-expired")         /* SA past a hard lifetime */                           \
   X(kCryptoFailure, "crypto-failure") /* the crypto library reported an error */              \

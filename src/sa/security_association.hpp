@@ -52,6 +52,9 @@ enum class LifetimeEvent : std::uint8_t { kNone, kSoft, kHard };
 // 0 turns the check off (only the configured lifetimes raise soft expires).
 inline constexpr std::uint64_t kDefaultSequenceMargin = std::uint64_t{1} << 24;
 
+// SecurityAssociation::sequence_reserved() of an SA without a persisted reservation.
+inline constexpr std::uint64_t kUnreservedSequence = ~std::uint64_t{0};
+
 class SecurityAssociation {
  public:
   // Validates `config` and builds one crypto context per worker. `sequence_margin`: see
@@ -104,6 +107,22 @@ class SecurityAssociation {
   bool hard_expired() const { return hard_expired_.load(std::memory_order_relaxed); }
   bool soft_expired() const { return soft_fired_.load(std::memory_order_relaxed); }
 
+  // The highest outbound sequence number that may be sent: a restart continues above a bound
+  // persisted before it was raised (daemon/sequence_store.hpp). kUnreservedSequence: no bound.
+  // The control thread raises it (release) after the bound is on disk; the packet path reads it.
+  std::uint64_t sequence_reserved() const {
+    return sequence_reserved_.load(std::memory_order_acquire);
+  }
+  void set_sequence_reserved(std::uint64_t bound) {
+    sequence_reserved_.store(bound, std::memory_order_release);
+  }
+  // Packet path, before OutboundSequence::next(): true when the reserved numbers are used up
+  // but the space is not (so an exhausted SA still reports its hard expire).
+  bool sequence_unreserved() const {
+    const std::uint64_t last = outbound_sequence_.last();
+    return last >= sequence_reserved() && last < outbound_sequence_.limit();
+  }
+
  private:
   SecurityAssociation(SaConfig config, Timestamp now, std::uint64_t sequence_margin);
   LifetimeEvent raise(bool soft_crossed, bool hard_crossed);
@@ -118,6 +137,7 @@ class SecurityAssociation {
   SaCounters counters_;
   std::atomic<bool> soft_fired_{false};
   std::atomic<bool> hard_expired_{false};
+  std::atomic<std::uint64_t> sequence_reserved_{kUnreservedSequence};
 };
 
 }  // namespace uipsec

@@ -67,6 +67,12 @@ class Daemon:
         self.socket = os.path.join(workdir, f"{name}.ctl")
         self.config = os.path.join(workdir, f"{name}.conf")
         self.log = os.path.join(workdir, f"{name}.log")
+        if "state_directory" not in config_text:
+            # Each daemon keeps its sequence reservations (docs/OPERATIONS.md) in the test's
+            # directory, apart from the other daemon's and from the system's /var/lib/uipsec.
+            state = os.path.join(workdir, f"{name}.state")
+            config_text = config_text.replace(
+                "uipsec {", f"uipsec {{\n  state_directory = {state}", 1)
         with open(self.config, "w") as f:
             f.write(config_text.replace("@SOCKET@", self.socket))
         prefix = []
