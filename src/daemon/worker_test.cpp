@@ -93,6 +93,20 @@ TEST_F(WorkerTest, CleartextFromTheTunLeavesAsEspInUdpToThePeer) {
   EXPECT_EQ(worker_.pool().available(), 8u) << "every buffer returns to the pool";
 }
 
+TEST_F(WorkerTest, DropsTheTunReportsAreCountedByReason) {
+  // What LinuxTun reports for super-packets it could not split.
+  tun_.inject_io_drops(DropReason::kBadSuperPacket, 2);
+  EXPECT_TRUE(worker_.poll_once()) << "a pass that only counted drops still did something";
+  EXPECT_EQ(worker_.counters().drops.get(DropReason::kBadSuperPacket), 2u);
+  tun_.inject_io_drops(DropReason::kSegmentTooBig, 1);
+  tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1000, 53, 100));
+  EXPECT_TRUE(worker_.poll_once());
+  EXPECT_EQ(worker_.counters().drops.get(DropReason::kSegmentTooBig), 1u);
+  EXPECT_EQ(worker_.counters().drops.get(DropReason::kBadSuperPacket), 2u) << "not counted twice";
+  EXPECT_EQ(socket_.take_sent().size(), 1u) << "the packet beside the drops still leaves";
+  EXPECT_FALSE(worker_.poll_once());
+}
+
 TEST_F(WorkerTest, EspFromThePeerEntersTheTun) {
   const auto inner = udp_packet("198.18.20.1", "198.18.10.1", 53, 1000, 200);
   socket_.inject(Endpoint{addr("198.18.0.2"), 4500}, from_peer(inner));

@@ -34,6 +34,14 @@ class FakeTun final : public TunDevice {
     inbound_.emplace_back(packet.begin(), packet.end());
     wake_.signal();
   }
+  // The next read_batch reports `count` packets dropped for `reason`, as LinuxTun does for a
+  // malformed super-packet.
+  void inject_io_drops(DropReason reason, std::uint32_t count) {
+    std::lock_guard lock(mutex_);
+    io_drop_reason_ = reason;
+    io_drops_ = count;
+    wake_.signal();
+  }
   // Injected packets not read yet.
   std::size_t pending() const {
     std::lock_guard lock(mutex_);
@@ -61,6 +69,7 @@ class FakeTun final : public TunDevice {
   std::size_t read_batch(PacketPool& pool, PacketBatch& batch) override {
     std::lock_guard lock(mutex_);
     std::size_t appended = 0;
+    for (; io_drops_ > 0; --io_drops_) batch.note_io_drop(io_drop_reason_);
     while (!batch.full() && !inbound_.empty()) {
       PacketBuffer* b = pool.acquire();
       if (b == nullptr) break;
@@ -122,6 +131,8 @@ class FakeTun final : public TunDevice {
   std::deque<std::vector<std::uint8_t>> inbound_;
   std::vector<std::vector<std::uint8_t>> written_;
   std::size_t failures_left_ = 0;
+  DropReason io_drop_reason_ = DropReason::kNone;
+  std::uint32_t io_drops_ = 0;
   int failure_errno_ = 0;
   IoCounters counters_;
 };

@@ -25,6 +25,7 @@ constexpr std::uint8_t kTcpCwr = 0x80;
 SegmentPlanResult bad() { return {std::nullopt, DropReason::kBadSuperPacket}; }
 
 SegmentPlanResult plan_plain(const VirtioNetHdr& hdr, ByteSpan packet) {
+  if (packet.empty()) return bad();  // a header with nothing behind it
   SegmentPlan plan;
   plan.kind = SegmentPlan::Kind::kPlain;
   plan.max_segment_size = static_cast<std::uint32_t>(packet.size());
@@ -119,7 +120,7 @@ std::size_t write_segment(const SegmentPlan& plan, ByteSpan packet, std::size_t 
                           std::uint8_t* out) {
   assert(index < plan.count);
   if (plan.kind == SegmentPlan::Kind::kPlain) {
-    std::memcpy(out, packet.data(), packet.size());
+    if (!packet.empty()) std::memcpy(out, packet.data(), packet.size());
     if (plan.needs_csum) {
       complete_checksum(MutableByteSpan(out, packet.size()), plan.csum_start, plan.csum_offset);
     }

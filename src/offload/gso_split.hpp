@@ -49,7 +49,8 @@ struct SegmentPlanResult {
 };
 
 // Checks `packet` (the IP packet behind the header, as read) against `hdr`. Accepts
-// gso_type NONE (any packet; the checksum region is bounds-checked when NEEDS_CSUM is set) and
+// gso_type NONE (any non-empty packet; the checksum region is bounds-checked when NEEDS_CSUM is
+// set) and
 // TCPV4 / TCPV6 / UDP_L4 super-packets: IPv4 without fragmentation or IPv6 whose next header is
 // TCP/UDP directly, length fields equal to the bytes read, csum_start at the L4 header,
 // gso_size > 0. Everything else (including UFO) is kBadSuperPacket. Reads only `packet`.

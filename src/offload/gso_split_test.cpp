@@ -297,6 +297,7 @@ TEST(GsoSplit, RejectsMalformedSuperPackets) {
   expect_bad(hdr, b);
 
   for (std::size_t n = 0; n < 60; ++n) expect_bad(hdr, Bytes(good.begin(), good.begin() + n));
+  expect_bad(VirtioNetHdr{}, Bytes{});  // a header alone (found by fuzzing)
 
   VirtioNetHdr plain;
   plain.flags = VirtioNetHdr::kFlagNeedsCsum;

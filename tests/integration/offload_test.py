@@ -5,6 +5,7 @@ on the wire is an ordinary MTU-sized packet, nothing is dropped as a bad super-p
 with offloads off (plain TUN framing); and the independent scapy ESP peer with offloads on."""
 
 import os
+import shutil
 import subprocess
 import time
 
@@ -96,7 +97,7 @@ def tso_state(ns, ifname):
 
 def iperf_throughput(pair, server_address, seconds=3):
     """Gbit/s of one iperf3 TCP stream A -> B through the tunnel (None without iperf3)."""
-    if not os.access("/usr/bin/iperf3", os.X_OK):
+    if not shutil.which("iperf3"):
         return None
     server = pair.b.popen(["iperf3", "-s", "-1", "-B", server_address],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
