@@ -17,6 +17,7 @@
 #include "daemon/route_manager.hpp"
 #include "daemon/sequence_store.hpp"
 #include "daemon/worker.hpp"
+#include "io/address_monitor.hpp"
 #include "io/event_fd.hpp"
 #include "io/event_loop.hpp"
 #include "io/linux_tun.hpp"
@@ -69,6 +70,7 @@ struct Daemon::Parts {
   std::unique_ptr<LocalBackend> local;
   std::unique_ptr<RtnetlinkRouteControl> route_control;
   std::unique_ptr<RouteManager> routes;
+  std::unique_ptr<AddressMonitor> addresses;  // preferred sources that come and go
   std::unique_ptr<DaemonBackend> backend;
   std::unique_ptr<EventLoop> loop;
   std::unique_ptr<EventLoopWatcher> watcher;
@@ -91,6 +93,23 @@ struct Daemon::Parts {
     // The databases go before the domain; no reader is left once the worker has stopped.
     local.reset();
     domain.synchronize();
+  }
+
+  void address_changes() {
+    auto complete = addresses->read([this](const AddressChange& change) {
+      if (change.added) {
+        routes->address_added(change.address);
+      } else {
+        routes->address_removed(change.address);
+      }
+    });
+    if (!complete.ok()) {
+      std::fprintf(stderr, "uipsecd: routing: %s\n", complete.error().message().c_str());
+    } else if (!*complete) {
+      if (auto present = AddressMonitor::addresses(); present.ok()) {
+        routes->addresses_resynced(*present);
+      }
+    }
   }
 
   void drain_worker_events() {
@@ -242,6 +261,13 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   }));
   UIPSEC_TRY(
       p->loop->add(p->wake->fd(), EPOLLIN, [raw](std::uint32_t) { raw->drain_worker_events(); }));
+  if (p->routes) {
+    auto monitor = AddressMonitor::open();
+    if (!monitor) return monitor.error();
+    p->addresses = std::make_unique<AddressMonitor>(std::move(*monitor));
+    UIPSEC_TRY(p->loop->add(p->addresses->fd(), EPOLLIN,
+                            [raw](std::uint32_t) { raw->address_changes(); }));
+  }
 
   if (p->reservations && p->reservations->size() != 0) {
     // Tops reservations up well before a worker at full rate reaches them (half a block left).

@@ -361,6 +361,75 @@ Result<void> RouteManager::policy_removed(const PolicyId& id) {
   return {};
 }
 
+const PolicyConfig* RouteManager::tun_route_user(const std::string& key) const {
+  for (const auto& [id, holding] : holdings_) {
+    if (holding.config.action == PolicyAction::kBypass) continue;
+    for (const std::string& k : holding.route_keys) {
+      if (k == key) return &holding.config;
+    }
+  }
+  return nullptr;
+}
+
+void RouteManager::replace_route(Shared<Route>& shared, const Route& next) {
+  if (next == shared.entry) return;
+  if (auto r = control_.delete_route(shared.entry); !r.ok()) warn(r.error().message());
+  if (auto r = control_.add_route(next); !r.ok()) {
+    warn(r.error().message() + "; keeping " + to_string(shared.entry));
+    if (auto back = control_.add_route(shared.entry); !back.ok()) warn(back.error().message());
+    return;
+  }
+  shared.entry = next;
+}
+
+void RouteManager::address_added(const IpAddress& address) {
+  for (auto& [key, shared] : routes_) {
+    if (shared.entry.type != RouteType::kUnicast || shared.entry.preferred_source) continue;
+    const PolicyConfig* user = tun_route_user(key);
+    if (user == nullptr) continue;
+    const TrafficSelector& s = user->selector;
+    if (is_any(s.source) || address.family() != s.source.family() || !s.source.contains(address) ||
+        (s.source_range && !s.source_range->contains(address))) {
+      continue;
+    }
+    Route next = shared.entry;
+    next.preferred_source = address;
+    replace_route(shared, next);
+  }
+}
+
+void RouteManager::address_removed(const IpAddress& address) {
+  for (auto& [key, shared] : routes_) {
+    if (shared.entry.preferred_source != address) continue;
+    const PolicyConfig* user = tun_route_user(key);
+    Route next = user != nullptr ? tun_route(*user) : shared.entry;
+    if (next.preferred_source == address) next.preferred_source.reset();
+    // The kernel may have deleted the route with the address: add it again in any case.
+    (void)control_.delete_route(shared.entry);
+    shared.entry.preferred_source.reset();
+    if (auto r = control_.add_route(next); !r.ok()) {
+      warn(r.error().message());
+      Route bare = next;
+      bare.preferred_source.reset();
+      if (auto again = control_.add_route(bare); !again.ok()) warn(again.error().message());
+      next = bare;
+    }
+    shared.entry = next;
+  }
+}
+
+void RouteManager::addresses_resynced(const std::vector<IpAddress>& present) {
+  std::vector<IpAddress> gone;
+  for (const auto& [key, shared] : routes_) {
+    const auto& source = shared.entry.preferred_source;
+    if (source && std::find(present.begin(), present.end(), *source) == present.end()) {
+      gone.push_back(*source);
+    }
+  }
+  for (const IpAddress& a : gone) address_removed(a);
+  for (const IpAddress& a : present) address_added(a);
+}
+
 Result<void> RouteManager::peer_moved(Reqid reqid, const IpAddress& from, const IpAddress& to) {
   if (from == to) return {};
   std::vector<std::pair<Holding*, Holding>> moved;

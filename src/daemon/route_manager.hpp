@@ -117,6 +117,15 @@ class RouteManager {
   // tunnel-mode PROTECT policies of that reqid towards `from` follow. Nothing changes on error.
   Result<void> peer_moved(Reqid reqid, const IpAddress& from, const IpAddress& to);
 
+  // An address appeared on this host (AddressMonitor): routes without a preferred source that
+  // serve a policy whose local selector holds it get it as their source.
+  void address_added(const IpAddress& address);
+  // An address went (IPv4 deletes the routes that used it as their source): those routes are
+  // installed again with another local address inside the selector, or none.
+  void address_removed(const IpAddress& address);
+  // After lost announcements: `present` is every address the host has now.
+  void addresses_resynced(const std::vector<IpAddress>& present);
+
   std::size_t route_count() const { return routes_.size(); }
   std::size_t rule_count() const { return rules_.size(); }
 
@@ -142,6 +151,10 @@ class RouteManager {
   Route tun_route(const PolicyConfig& config);
   Route throw_route(const IpPrefix& destination) const;
   void warn(const std::string& message) const;
+  // The PROTECT or DISCARD policy a route into the TUN device serves (the first holder).
+  const PolicyConfig* tun_route_user(const std::string& key) const;
+  // Swaps an installed route for `next` (same key); keeps the old one if `next` is refused.
+  void replace_route(Shared<Route>& shared, const Route& next);
   void check_rp_filter(const std::string& why);
 
   RouteControl& control_;

@@ -368,6 +368,39 @@ TEST_F(RouteManagerTest, ExcludeRoutesFollowThePeerOfTheirReqid) {
   EXPECT_EQ(control_.routes, before);
 }
 
+TEST_F(RouteManagerTest, PreferredSourcesFollowAddressesThatComeAndGo) {
+  ASSERT_TRUE(manager_.policy_added(protect("198.18.20.0/24")).ok());
+  ASSERT_TRUE(
+      manager_.policy_added(plain("0.0.0.0/0", "198.18.30.0/24", PolicyAction::kBypass)).ok());
+  ASSERT_NE(control_.find("198.18.20.0/24"), nullptr);
+  EXPECT_FALSE(control_.find("198.18.20.0/24")->preferred_source) << "no local address yet";
+
+  manager_.address_added(addr("198.18.99.1"));  // outside the local selector
+  EXPECT_FALSE(control_.find("198.18.20.0/24")->preferred_source);
+  control_.local = {addr("198.18.10.1")};
+  manager_.address_added(addr("198.18.10.1"));
+  EXPECT_EQ(control_.find("198.18.20.0/24")->preferred_source, addr("198.18.10.1"));
+  EXPECT_FALSE(control_.find("198.18.30.0/24")->preferred_source) << "throw routes have none";
+  EXPECT_EQ(control_.routes.size(), 2u) << "replaced, not duplicated";
+
+  // IPv4 deletes the route with its source; it comes back with another address or none.
+  control_.local = {addr("198.18.10.2")};
+  control_.routes.erase(
+      std::remove_if(control_.routes.begin(), control_.routes.end(),
+                     [](const Route& r) { return r.preferred_source.has_value(); }),
+      control_.routes.end());
+  manager_.address_removed(addr("198.18.10.1"));
+  ASSERT_NE(control_.find("198.18.20.0/24"), nullptr);
+  EXPECT_EQ(control_.find("198.18.20.0/24")->preferred_source, addr("198.18.10.2"));
+  control_.local.clear();
+  manager_.addresses_resynced({});
+  ASSERT_NE(control_.find("198.18.20.0/24"), nullptr);
+  EXPECT_FALSE(control_.find("198.18.20.0/24")->preferred_source);
+
+  ASSERT_TRUE(manager_.policy_removed(protect("198.18.20.0/24").id()).ok());
+  EXPECT_EQ(control_.find("198.18.20.0/24"), nullptr) << "the replaced route is what goes";
+}
+
 TEST_F(RouteManagerTest, StopRemovesEverythingOfOurs) {
   ASSERT_TRUE(manager_.start().ok());
   ASSERT_TRUE(manager_.policy_added(protect("198.18.0.0/16")).ok());

@@ -1,5 +1,5 @@
 // Fuzzes the parsers of what the kernel sends on the rtnetlink socket: a received datagram of
-// route and rule dump entries, acknowledgements and dump ends.
+// route, rule and address entries, acknowledgements and dump ends.
 #include <linux/rtnetlink.h>
 
 #include <cstdint>
@@ -41,6 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto route = uipsec::parse_route(message)) check_route(*route);
     if (auto rule = uipsec::parse_rule(message)) check_rule(*rule);
     (void)uipsec::parse_ack(message);
+    if (auto change = uipsec::parse_address_change(message)) (void)change->address.to_string();
   });
   if (walk.status == uipsec::WalkStatus::kDone && walk.ack.error < 0) __builtin_trap();
   return 0;

@@ -3,6 +3,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
+#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
@@ -191,6 +192,8 @@ std::optional<Route> parse_route(const nlmsghdr* message) {
   std::memcpy(&rtm, mnl_nlmsg_get_payload(message), sizeof(rtm));
   const std::optional<IpFamily> family = family_of(rtm.rtm_family);
   if (!family || (rtm.rtm_flags & RTM_F_CLONED) != 0) return std::nullopt;
+  // Only the types uipsec installs (local, broadcast, blackhole... are someone else's).
+  if (rtm.rtm_type != RTN_UNICAST && rtm.rtm_type != RTN_THROW) return std::nullopt;
   if (rtm.rtm_dst_len > (*family == IpFamily::kV4 ? 32 : 128)) return std::nullopt;
 
   std::optional<IpAddress> destination;
@@ -206,9 +209,7 @@ std::optional<Route> parse_route(const nlmsghdr* message) {
   }
   if (!destination && rtm.rtm_dst_len != 0) return std::nullopt;  // a prefix without address
   Route route;
-  route.type = rtm.rtm_type == RTN_UNICAST ? RouteType::kUnicast
-               : rtm.rtm_type == RTN_THROW ? RouteType::kThrow
-                                           : RouteType::kOther;
+  route.type = rtm.rtm_type == RTN_THROW ? RouteType::kThrow : RouteType::kUnicast;
   // IPv6 hangs routes without a device (throw) on the loopback device; they have none.
   if (route.type == RouteType::kThrow) ifindex = 0;
   route.destination = destination ? IpPrefix(*destination, rtm.rtm_dst_len)
@@ -281,6 +282,39 @@ std::optional<RoutingRule> parse_rule(const nlmsghdr* message) {
   return rule;
 }
 
+std::optional<AddressChange> parse_address_change(const nlmsghdr* message) {
+  if (message->nlmsg_type != RTM_NEWADDR && message->nlmsg_type != RTM_DELADDR) {
+    return std::nullopt;
+  }
+  Attributes<IFA_MAX> attributes;
+  if (!parse_attributes(message, sizeof(ifaddrmsg), attributes)) return std::nullopt;
+  ifaddrmsg ifa;
+  std::memcpy(&ifa, mnl_nlmsg_get_payload(message), sizeof(ifa));
+  const std::optional<IpFamily> family = family_of(ifa.ifa_family);
+  if (!family || ifa.ifa_prefixlen > (*family == IpFamily::kV4 ? 32 : 128)) return std::nullopt;
+  std::optional<IpAddress> local;
+  std::optional<IpAddress> address;
+  if (!read_address(attributes[IFA_LOCAL], *family, local) ||
+      !read_address(attributes[IFA_ADDRESS], *family, address)) {
+    return std::nullopt;
+  }
+  if (!local && !address) return std::nullopt;
+  AddressChange change;
+  change.added = message->nlmsg_type == RTM_NEWADDR;
+  change.address = local ? *local : *address;
+  change.prefix_length = ifa.ifa_prefixlen;
+  change.ifindex = InterfaceIndex(ifa.ifa_index);
+  return change;
+}
+
+nlmsghdr* build_address_dump_request(void* buffer, std::uint32_t seq, IpFamily family) {
+  nlmsghdr* header =
+      start(buffer, RTM_GETADDR, static_cast<std::uint16_t>(NLM_F_REQUEST | NLM_F_DUMP), seq);
+  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifaddrmsg)));
+  ifa->ifa_family = address_family(family);
+  return header;
+}
+
 std::optional<NetlinkAck> parse_ack(const nlmsghdr* message) {
   if (message->nlmsg_type == NLMSG_DONE) {
     // A dump's end; the kernel puts an error code (and extended-ack TLVs) here when the dump
@@ -323,8 +357,12 @@ std::optional<NetlinkAck> parse_ack(const nlmsghdr* message) {
   return ack;
 }
 
-WalkResult walk_netlink(ByteSpan bytes, std::uint32_t seq,
-                        const std::function<void(const nlmsghdr*)>& on_data) {
+namespace {
+
+// walk_netlink for one sequence number, or (nullopt) for every message: multicast
+// announcements carry the number of whatever request caused them, if any.
+WalkResult walk(ByteSpan bytes, std::optional<std::uint32_t> seq,
+                const std::function<void(const nlmsghdr*)>& on_data) {
   WalkResult result;
   // nlmsghdr needs 4-byte alignment; a received buffer is aligned, a fuzzer's may not be.
   if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(nlmsghdr) != 0) {
@@ -343,7 +381,7 @@ WalkResult walk_netlink(ByteSpan bytes, std::uint32_t seq,
       result.status = WalkStatus::kMalformed;
       return result;
     }
-    if (message->nlmsg_seq == seq) {
+    if (!seq || message->nlmsg_seq == *seq) {
       if ((message->nlmsg_flags & NLM_F_DUMP_INTR) != 0) result.interrupted = true;
       if (message->nlmsg_type == NLMSG_ERROR || message->nlmsg_type == NLMSG_DONE) {
         const std::optional<NetlinkAck> ack = parse_ack(message);
@@ -362,6 +400,17 @@ WalkResult walk_netlink(ByteSpan bytes, std::uint32_t seq,
   // Bytes left that do not form a whole header: the datagram was cut short.
   if (offset != bytes.size()) result.status = WalkStatus::kMalformed;
   return result;
+}
+
+}  // namespace
+
+WalkResult walk_netlink(ByteSpan bytes, std::uint32_t seq,
+                        const std::function<void(const nlmsghdr*)>& on_data) {
+  return walk(bytes, seq, on_data);
+}
+
+WalkResult walk_announcements(ByteSpan bytes, const std::function<void(const nlmsghdr*)>& on_data) {
+  return walk(bytes, std::nullopt, on_data);
 }
 
 }  // namespace uipsec

@@ -40,11 +40,25 @@ nlmsghdr* build_rule_dump_request(void* buffer, std::uint32_t seq, IpFamily fami
 // Parsers of single messages; nullopt when `message` is not of that type or is malformed.
 // `message` must point to at least nlmsg_len bytes rounded up to 4 (walk_netlink guarantees it).
 //
-// An RTM_NEWROUTE entry of a dump. Cached clones (RTM_F_CLONED) and families other than IPv4
-// and IPv6 give nullopt.
+// An RTM_NEWROUTE entry of a dump. Cached clones (RTM_F_CLONED), families other than IPv4
+// and IPv6, and types other than unicast and throw (local, broadcast, blackhole...: never
+// uipsec's) give nullopt.
 std::optional<Route> parse_route(const nlmsghdr* message);
 // An RTM_NEWRULE entry of a dump (only the fields RoutingRule models).
 std::optional<RoutingRule> parse_rule(const nlmsghdr* message);
+
+// An address added to (RTM_NEWADDR) or removed from (RTM_DELADDR) an interface, as the kernel
+// announces it to RTMGRP_IPV4_IFADDR / RTMGRP_IPV6_IFADDR listeners and in address dumps.
+struct AddressChange {
+  bool added = true;
+  IpAddress address;  // IFA_LOCAL (IPv4: the local end of point-to-point links), else IFA_ADDRESS
+  std::uint8_t prefix_length = 0;
+  InterfaceIndex ifindex;
+  friend bool operator==(const AddressChange&, const AddressChange&) = default;
+};
+std::optional<AddressChange> parse_address_change(const nlmsghdr* message);
+// RTM_GETADDR dump of one family's addresses.
+nlmsghdr* build_address_dump_request(void* buffer, std::uint32_t seq, IpFamily family);
 
 // The outcome of an NLMSG_ERROR message: `error` is 0 for success or a positive errno;
 // `message` is the kernel's extended-ack text ("Invalid prefsrc address"), empty when none.
@@ -70,5 +84,8 @@ struct WalkResult {
 // `on_data` for every message that is neither NLMSG_NOOP, NLMSG_DONE nor NLMSG_ERROR.
 WalkResult walk_netlink(ByteSpan bytes, std::uint32_t seq,
                         const std::function<void(const nlmsghdr*)>& on_data);
+// The same for multicast announcements (RTM_NEWADDR...): every message, whatever its sequence
+// number (the kernel copies that of the request that caused the change).
+WalkResult walk_announcements(ByteSpan bytes, const std::function<void(const nlmsghdr*)>& on_data);
 
 }  // namespace uipsec

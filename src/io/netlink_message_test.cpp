@@ -278,5 +278,43 @@ TEST(NetlinkMessage, ParsesWhatTheKernelSends) {
   EXPECT_NE(walk.ack.message.find("FIB table does not exist"), std::string::npos);
 }
 
+TEST(NetlinkMessage, AddressAnnouncementsParseAndMalformedOnesDoNot) {
+  alignas(nlmsghdr) std::uint8_t buffer[kNetlinkRequestBytes] = {};
+  nlmsghdr* header = mnl_nlmsg_put_header(buffer);
+  header->nlmsg_type = RTM_NEWADDR;
+  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifaddrmsg)));
+  ifa->ifa_family = AF_INET;
+  ifa->ifa_prefixlen = 24;
+  ifa->ifa_index = 3;
+  const IpAddress peer = ip("198.18.40.9");
+  const IpAddress local = ip("198.18.40.1");
+  mnl_attr_put(header, IFA_ADDRESS, 4, peer.data());
+  mnl_attr_put(header, IFA_LOCAL, 4, local.data());
+  auto change = parse_address_change(header);
+  ASSERT_TRUE(change);
+  EXPECT_TRUE(change->added);
+  EXPECT_EQ(change->address, local) << "IFA_LOCAL is ours on a point-to-point link";
+  EXPECT_EQ(change->prefix_length, 24);
+  EXPECT_EQ(change->ifindex, InterfaceIndex(3));
+
+  header->nlmsg_type = RTM_DELADDR;
+  ASSERT_TRUE(parse_address_change(header));
+  EXPECT_FALSE(parse_address_change(header)->added);
+
+  ifa->ifa_prefixlen = 33;
+  EXPECT_FALSE(parse_address_change(header)) << "a prefix longer than the family allows";
+  ifa->ifa_prefixlen = 24;
+  ifa->ifa_family = AF_INET6;
+  EXPECT_FALSE(parse_address_change(header)) << "IPv4-sized addresses in an IPv6 message";
+  header->nlmsg_type = RTM_NEWROUTE;
+  EXPECT_FALSE(parse_address_change(header));
+
+  alignas(nlmsghdr) std::uint8_t dump[kNetlinkRequestBytes];
+  const nlmsghdr* request = build_address_dump_request(dump, 9, IpFamily::kV6);
+  EXPECT_EQ(request->nlmsg_type, RTM_GETADDR);
+  EXPECT_NE(request->nlmsg_flags & NLM_F_DUMP, 0);
+  EXPECT_EQ(static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(request))->ifa_family, AF_INET6);
+}
+
 }  // namespace
 }  // namespace uipsec

@@ -29,8 +29,7 @@ std::string to_string(const Route& route) {
   if (route.type == RouteType::kThrow) {
     text = "throw " + route.destination.to_string();
   } else {
-    text = (route.type == RouteType::kOther ? "(other type) " : "") +
-           route.destination.to_string() + " " + device_text(route.ifindex);
+    text = route.destination.to_string() + " " + device_text(route.ifindex);
   }
   text += " table " + std::to_string(route.table) + " proto " + std::to_string(route.protocol);
   if (route.preferred_source) text += " src " + route.preferred_source->to_string();

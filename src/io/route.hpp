@@ -30,7 +30,6 @@ enum class RouteType : std::uint8_t {
   // RTN_THROW: stop looking in this table and go on with the next rule — the "exclude route"
   // that keeps traffic to the IPsec peer (and BYPASS traffic) out of table 220.
   kThrow,
-  kOther,  // any other type, as found in dumps (blackhole, unreachable, ...)
 };
 
 // A unicast route to `destination` through an interface, without gateway (the TUN device is

@@ -10,7 +10,7 @@ import os
 import re
 
 import harness as h
-from netns import run
+from netns import wait_for
 
 
 def with_policies(config, policies, charon=""):
@@ -266,6 +266,37 @@ def test_bypass_and_discard(topology):
         h.assert_nothing_of_ours(ns)
 
 
+def test_preferred_source_follows_addresses(topology):
+    """The route's source is a local address inside the local selector: none while the host
+    has none, set when one appears (RTM_NEWADDR), and the route stays when it goes (IPv4
+    deletes routes with their source address; uipsecd puts it back)."""
+    pair = h.Pair(topology)
+    keys = h.Keys()
+    uipsecd, uipsec = h.binaries()
+    pair.a.run(["ip", "addr", "del", f"{h.A_INNER4}/32", "dev", "lo"])
+    a = h.Daemon(pair.a, pair.workdir, "a", h.tunnel_config("a", "aes-gcm", keys), uipsecd, uipsec)
+    route = rf"^{re.escape(h.B_NET4)} dev uipsec-a proto 85 scope link"
+    assert re.search(route + r"\s*$", routes(pair.a), re.M), routes(pair.a)
+
+    pair.a.run(["ip", "addr", "add", f"{h.A_INNER4}/32", "dev", "lo"])
+    wait_for(lambda: re.search(route + rf" src {re.escape(h.A_INNER4)}", routes(pair.a), re.M),
+             what="the route's preferred source")
+    assert len(routes(pair.a).splitlines()) == 1, routes(pair.a)
+
+    pair.a.run(["ip", "addr", "del", f"{h.A_INNER4}/32", "dev", "lo"])
+    wait_for(lambda: re.search(route + r"\s*$", routes(pair.a), re.M),
+             what="the route back without a source")
+    pair.a.run(["ip", "addr", "add", f"{h.A_INNER4}/32", "dev", "lo"])
+    wait_for(lambda: "src" in routes(pair.a), what="the source again")
+    b = h.Daemon(pair.b, pair.workdir, "b", h.tunnel_config("b", "aes-gcm", keys), uipsecd, uipsec)
+    result = h.ping(pair.a, h.A_INNER4, h.B_INNER4)
+    assert result.returncode == 0, f"{result.stdout}\n{a.output()}"
+    for daemon in (a, b):
+        assert daemon.stop() == 0, daemon.output()
+    for ns in (pair.a, pair.b):
+        h.assert_nothing_of_ours(ns)
+
+
 def test_foreign_entries_survive_start_kill_and_restart(topology):
     pair = h.Pair(topology)
     keys = h.Keys()
@@ -313,4 +344,5 @@ if __name__ == "__main__":
     h.main([test_host_to_host_with_fwmarks, test_strict_rp_filter_is_reported,
             test_host_to_host_needs_allow_peer_ts_and_a_mark,
             test_exclude_routes_shared_and_removed, test_bypass_and_discard,
+            test_preferred_source_follows_addresses,
             test_foreign_entries_survive_start_kill_and_restart])
