@@ -459,6 +459,9 @@ Result<void> decode(const Json& j, const std::string& path, SaFlags& out) {
   UIPSEC_TRY(o.open());
   UIPSEC_TRY(o.optional("esn", out.esn));
   UIPSEC_TRY(o.optional("follow_peer", out.follow_peer));
+  UIPSEC_TRY(o.optional("no_ecn", out.no_ecn));
+  UIPSEC_TRY(o.optional("decap_dscp", out.decap_dscp));
+  UIPSEC_TRY(o.optional("dont_encap_dscp", out.dont_encap_dscp));
   return o.finish();
 }
 
@@ -916,7 +919,11 @@ Json to_json(const SaConfig& c, KeyDisclosure keys) {
       {"replay_window", c.replay_window},
       {"inbound_sequence", c.inbound_sequence},
       {"outbound_sequence", c.outbound_sequence},
-      {"flags", Json{{"esn", c.flags.esn}, {"follow_peer", c.flags.follow_peer}}},
+      {"flags", Json{{"esn", c.flags.esn},
+                     {"follow_peer", c.flags.follow_peer},
+                     {"no_ecn", c.flags.no_ecn},
+                     {"decap_dscp", c.flags.decap_dscp},
+                     {"dont_encap_dscp", c.flags.dont_encap_dscp}}},
       {"lifetimes",
        Json{{"soft", limits_json(c.lifetimes.soft)}, {"hard", limits_json(c.lifetimes.hard)}}},
       {"selector", optional_json(c.selector, [](const TrafficSelector& s) { return to_json(s); })},

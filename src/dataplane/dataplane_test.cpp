@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "dataplane/dataplane_test_support.hpp"
+#include "esp/tunnel_tos.hpp"
 
 namespace uipsec {
 namespace {
@@ -174,6 +175,60 @@ TEST_F(TunnelTest, TransportModeBehindNatFixesTheChecksumWithTheOriginalAddress)
                                             static_cast<std::uint32_t>(udp.size()))),
             0xffff)
       << "the UDP checksum must verify with the NAT's address";
+  pool_.release(batch[0]);
+}
+
+// RFC 6040: the outer header takes the inner DSCP and ECN; on the way out of the tunnel a CE mark
+// reaches an ECN-capable inner packet and drops one that is not.
+TEST_F(TunnelTest, EcnAndDscpCrossTheTunnelPerRfc6040) {
+  add_sa(test::sa_config("198.18.0.1", "198.18.0.2", 0x3005));
+  auto send = [&](std::uint8_t inner_tos, std::uint8_t outer_tos_on_arrival,
+                  std::uint8_t* outer_tos_sent, std::vector<std::uint8_t>* out) {
+    std::vector<std::uint8_t> bytes = udp_packet("198.18.10.1", "198.18.20.1", 7, 9, 100);
+    write_tos(bytes, inner_tos);
+    std::vector<PacketBuffer*> batch{packet(bytes)};
+    const Verdict sent = a_.send(batch, now_)[0];
+    EXPECT_EQ(sent, Verdict::send_to_peer());
+    *outer_tos_sent = batch[0]->meta.tos;
+    deliver(*batch[0]);
+    batch[0]->meta.tos = outer_tos_on_arrival;  // what the network left of it
+    const Verdict received = b_.receive(batch, now_)[0];
+    *out = {batch[0]->data(), batch[0]->data() + batch[0]->size()};
+    pool_.release(batch[0]);
+    return received;
+  };
+  std::uint8_t outer = 0;
+  std::vector<std::uint8_t> out;
+  // ECT(0) inside: the outer header carries DSCP 0xb8 and ECT(0); a router marks CE on the way.
+  ASSERT_EQ(send(0xb8 | kEct0, 0xb8 | kCe, &outer, &out), Verdict::deliver_to_tun());
+  EXPECT_EQ(outer, 0xb8 | kEct0);
+  EXPECT_EQ(read_tos(out), 0xb8 | kCe);
+  EXPECT_TRUE(ipv4_header_checksum_valid(out));
+  // Not-ECT inside and CE outside: dropped and counted.
+  EXPECT_EQ(send(0x20, 0x20 | kCe, &outer, &out), Verdict::drop(DropReason::kEcnCeOnNotEct));
+  EXPECT_EQ(b_.counters.drops.get(DropReason::kEcnCeOnNotEct), 1u);
+  // The outer DSCP does not replace the inner one without decap-dscp.
+  ASSERT_EQ(send(0x20 | kEct1, 0x48 | kEct1, &outer, &out), Verdict::deliver_to_tun());
+  EXPECT_EQ(read_tos(out), 0x20 | kEct1);
+}
+
+TEST_F(TunnelTest, EcnAndDscpFlagsOfTheSa) {
+  auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x3006);
+  sa.flags.no_ecn = true;
+  sa.flags.decap_dscp = true;
+  sa.flags.dont_encap_dscp = true;
+  add_sa(sa);
+  std::vector<std::uint8_t> bytes = udp_packet("198.18.10.1", "198.18.20.1", 7, 9, 100);
+  write_tos(bytes, 0xb8 | kEct0);
+  std::vector<PacketBuffer*> batch{packet(bytes)};
+  ASSERT_EQ(a_.send(batch, now_)[0], Verdict::send_to_peer());
+  EXPECT_EQ(batch[0]->meta.tos, 0) << "dont-encap-dscp and noecn: nothing of the inner byte";
+  deliver(*batch[0]);
+  batch[0]->meta.tos = 0x48 | kCe;
+  ASSERT_EQ(b_.receive(batch, now_)[0], Verdict::deliver_to_tun());
+  // noecn ignores the outer CE; decap-dscp takes the outer DSCP.
+  EXPECT_EQ(read_tos(batch[0]->span()), 0x48 | kEct0);
+  EXPECT_TRUE(ipv4_header_checksum_valid(batch[0]->span()));
   pool_.release(batch[0]);
 }
 

@@ -2,6 +2,7 @@
 
 #include "dataplane/event_reporting.hpp"
 #include "esp/esp_encapsulation.hpp"
+#include "esp/tunnel_tos.hpp"
 #include "wire/esp_header.hpp"
 #include "wire/ip_packet.hpp"
 
@@ -90,9 +91,10 @@ Verdict InboundPath::process_one(PacketBuffer& packet, Timestamp now) {
   Verdict v;
   if (sa->mode() == IpsecMode::kTunnel) {
     v = decapsulate_tunnel(opened.next_header, packet);
+    if (!v.dropped()) v = combine_tos(*sa, meta.tos, packet);
   } else {
     const SaEndpoints& endpoints = sa->endpoints();
-    OuterHeader outer{endpoints.source, endpoints.destination, 0, 64};
+    OuterHeader outer{endpoints.source, endpoints.destination, meta.tos, 64};
     if (meta.encapsulation == Encapsulation::kEspInUdp && endpoints.encapsulation) {
       outer.original_source = endpoints.encapsulation->original_address;
     }
@@ -158,6 +160,17 @@ Verdict InboundPath::check_policy(const SecurityAssociation& sa, const IpPacketI
   pc.packets.add();
   pc.bytes.add(inner.total_length);
   pc.last_use_ns.store(now.nanoseconds(), std::memory_order_relaxed);
+  return Verdict::deliver_to_tun();
+}
+
+// RFC 6040 §4.2 with the SA's flags: the inner packet takes CE (or ECT(1)) and, with decap-dscp,
+// the DSCP from the outer header; CE outside Not-ECT inside is dropped.
+Verdict InboundPath::combine_tos(const SecurityAssociation& sa, std::uint8_t outer_tos,
+                                 PacketBuffer& packet) {
+  const std::uint8_t inner = read_tos(packet.span());
+  const auto combined = decapsulated_tos(inner, outer_tos, sa.tos_options());
+  if (!combined) return Verdict::drop(DropReason::kEcnCeOnNotEct);
+  if (*combined != inner) write_tos(packet.span(), *combined);
   return Verdict::deliver_to_tun();
 }
 

@@ -46,6 +46,8 @@ class InboundPath {
   // accepts it.
   Verdict check_policy(const SecurityAssociation& sa, const IpPacketInfo& inner, Timestamp now);
   void check_mapping(SecurityAssociation& sa, const PacketMeta& meta, Timestamp now);
+  static Verdict combine_tos(const SecurityAssociation& sa, std::uint8_t outer_tos,
+                             PacketBuffer& packet);
 
   Dataplane& dataplane_;
   const std::size_t worker_;

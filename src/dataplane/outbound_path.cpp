@@ -4,6 +4,7 @@
 
 #include "dataplane/event_reporting.hpp"
 #include "esp/esp_encapsulation.hpp"
+#include "esp/tunnel_tos.hpp"
 #include "wire/ip_packet.hpp"
 
 namespace uipsec {
@@ -141,6 +142,9 @@ Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now, bool firs
   const SaEndpoints& endpoints = sa->endpoints();
   PacketMeta& meta = packet.meta;
   meta.spi = sa->spi().value();
+  // Transport mode keeps the packet's own header fields; tunnel mode derives the outer ones.
+  meta.tos =
+      sa->mode() == IpsecMode::kTunnel ? encapsulated_tos(info->tos, sa->tos_options()) : info->tos;
   meta.remote.address = endpoints.destination;
   meta.local.address = endpoints.source;
   if (endpoints.encapsulation) {

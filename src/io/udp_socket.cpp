@@ -1,12 +1,13 @@
 // ESP-in-UDP socket: setup on the control path, batched receive and send on the packet path.
 //
 // receive_batch: acquire buffers -> one recvmmsg (MSG_DONTWAIT) -> per datagram: sender from
-//   msg_name, local address from the IP_PKTINFO / IPV6_PKTINFO cmsg, receive-queue drops from
-//   SO_RXQ_OVFL -> return unused buffers.
+//   msg_name, local address from the IP_PKTINFO / IPV6_PKTINFO cmsg, the outer TOS byte from
+//   IP_TOS / IPV6_TCLASS, receive-queue drops from SO_RXQ_OVFL -> return unused buffers.
 //   With UDP_GRO: recvmmsg into kGroSlots buffers of 64 KiB owned by the socket -> each message
 //   cut at its UDP_GRO gso_size into pool buffers (one datagram each) -> what does not fit the
 //   batch or the pool is handed out by the next call before anything new is received.
-// send_batch: per packet: destination sockaddr from meta.remote, source cmsg from meta.local;
+// send_batch: per packet: destination sockaddr from meta.remote, source cmsg from meta.local,
+//   TOS cmsg from meta.tos (when not 0);
 //   with GSO, the following packets of equal size to the same peer join it as further iovecs
 //   of one message with a UDP_SEGMENT cmsg (a train; the last may be shorter) -> sendmmsg of up
 //   to kMaxBatch messages, again from the first unsent one after a partial send; a message that
@@ -32,13 +33,14 @@ namespace uipsec {
 
 namespace {
 
-// Room for the cmsgs of one received datagram: IPV6_PKTINFO, IP_PKTINFO, SO_RXQ_OVFL, and a
-// UDP_GRO segment size later.
-constexpr std::size_t kControlBytes = 160;
+// Room for the cmsgs of one received datagram: IPV6_PKTINFO, IP_PKTINFO, SO_RXQ_OVFL, the
+// UDP_GRO segment size, and the outer TOS / Traffic Class (IP_TOS, IPV6_TCLASS).
+constexpr std::size_t kControlBytes = 192;
 static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(in_pktinfo)) +
-                                   CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(int)));
-// A send: the source (at most IPV6_PKTINFO) and UDP_SEGMENT.
-static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(std::uint16_t)));
+                                   CMSG_SPACE(sizeof(std::uint32_t)) + 3 * CMSG_SPACE(sizeof(int)));
+// A send: the source (at most IPV6_PKTINFO), the TOS / Traffic Class, and UDP_SEGMENT.
+static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) +
+                                   CMSG_SPACE(sizeof(std::uint16_t)));
 
 // UDP_SEGMENT limits: UDP_MAX_SEGMENTS was 64 before Linux 5.x raised it to 128 (take the lower),
 // and one send carries at most 65535 - 20 (IPv4) - 8 (UDP) bytes of payload.
@@ -105,6 +107,21 @@ void count_send_failure(IoCounters& counters, int error) {
   }
 }
 
+// Appends the cmsg that sets the outer header's TOS (IPv4) or Traffic Class (IPv6) of this send
+// to `tos` (DSCP and ECN, esp/tunnel_tos.hpp) behind the `used` bytes of `control`; returns the
+// new length. A dual-stack socket takes IP_TOS for an IPv4 (v4-mapped) destination.
+int append_tos_control(ControlBuffer& control, int used, const IpAddress& remote,
+                       std::uint8_t tos) {
+  auto* cmsg = reinterpret_cast<cmsghdr*>(control.bytes + used);
+  std::memset(cmsg, 0, CMSG_SPACE(sizeof(int)));
+  cmsg->cmsg_level = remote.is_v4() ? IPPROTO_IP : IPPROTO_IPV6;
+  cmsg->cmsg_type = remote.is_v4() ? IP_TOS : IPV6_TCLASS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  const int value = tos;
+  std::memcpy(CMSG_DATA(cmsg), &value, sizeof(value));
+  return used + static_cast<int>(CMSG_SPACE(sizeof(int)));
+}
+
 // Appends a UDP_SEGMENT cmsg (the kernel reads a uint16) carrying `segment_size` behind the
 // `used` bytes of `control`; returns the new length.
 int append_segment_control(ControlBuffer& control, int used, std::uint16_t segment_size) {
@@ -126,7 +143,7 @@ bool joins_train(const PacketBuffer& first, const PacketBuffer& last, const Pack
   return datagrams < kUdpGsoMaxSegments && bytes + next.size() <= kUdpGsoMaxBytes &&
          next.size() <= first.size() && last.size() == first.size() &&
          next.meta.remote == first.meta.remote &&
-         next.meta.local.address == first.meta.local.address;
+         next.meta.local.address == first.meta.local.address && next.meta.tos == first.meta.tos;
 }
 
 bool reachable(const Endpoint& remote) {
@@ -177,6 +194,7 @@ struct UdpSocket::GroSlots {
     std::size_t segment_size = 0;  // UDP_GRO gso_size; 0: one datagram
     Endpoint remote;
     Endpoint local;
+    std::uint8_t tos = 0;  // IP_TOS / IPV6_TCLASS
   };
   std::unique_ptr<std::uint8_t[]> storage =
       std::make_unique<std::uint8_t[]>(kGroSlots * kGroBufferSize);
@@ -238,6 +256,12 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::open(const UdpSocketOptions& optio
   }
   if (family == AF_INET || !address) {
     UIPSEC_TRY(set_int_option(fd.get(), IPPROTO_IP, IP_PKTINFO, 1, doing, "IP_PKTINFO"));
+    // The outer TOS of each datagram (its ECN field matters: RFC 6040 decapsulation).
+    UIPSEC_TRY(set_int_option(fd.get(), IPPROTO_IP, IP_RECVTOS, 1, doing, "IP_RECVTOS"));
+  }
+  if (family == AF_INET6) {
+    UIPSEC_TRY(
+        set_int_option(fd.get(), IPPROTO_IPV6, IPV6_RECVTCLASS, 1, doing, "IPV6_RECVTCLASS"));
   }
   UIPSEC_TRY(set_int_option(fd.get(), SOL_SOCKET, SO_RXQ_OVFL, 1, doing, "SO_RXQ_OVFL"));
   if (options.mark) {
@@ -333,6 +357,14 @@ UdpSocket::ReceivedControl UdpSocket::parse_control(msghdr& h) {
       std::memcpy(&info, CMSG_DATA(c), sizeof(info));
       out.destination = unmap_v4(IpAddress::from_bytes(
           IpFamily::kV6, reinterpret_cast<const std::uint8_t*>(&info.ipi6_addr)));
+    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS &&
+               c->cmsg_len >= CMSG_LEN(sizeof(std::uint8_t))) {
+      out.tos = *CMSG_DATA(c);  // one byte on receipt
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS &&
+               c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int tclass = 0;
+      std::memcpy(&tclass, CMSG_DATA(c), sizeof(tclass));
+      out.tos = static_cast<std::uint8_t>(tclass);
     } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
                c->cmsg_len >= CMSG_LEN(sizeof(int))) {
       int segment = 0;  // the kernel writes an int: gso_size of the coalesced datagrams
@@ -380,6 +412,7 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
         b->push_back(n);
         b->meta.remote = m.remote;
         b->meta.local = m.local;
+        b->meta.tos = m.tos;  // GRO coalesces only datagrams of one TOS
         b->meta.encapsulation = Encapsulation::kEspInUdp;
         batch.push(b);
         ++appended;
@@ -439,6 +472,7 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
       }
       m.remote = *remote;
       m.local = Endpoint{info.destination ? *info.destination : local_.address, local_.port};
+      m.tos = info.tos;
     }
   }
   counters_.rx_packets.add(appended);
@@ -501,6 +535,7 @@ std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {
     b->push_back(length);
     b->meta.remote = *remote;
     b->meta.local = Endpoint{destination ? *destination : local_.address, local_.port};
+    b->meta.tos = info.tos;
     b->meta.encapsulation = Encapsulation::kEspInUdp;
     batch.push(b);
     ++appended;
@@ -534,6 +569,12 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
       if (control_length < 0) {
         counters_.tx_unreachable.add();
         continue;
+      }
+      // 0 is the socket's own TOS: no cmsg needed. The UDP_SEGMENT cmsg must stay last (the GSO
+      // fallback strips it).
+      if (p->meta.tos != 0) {
+        control_length =
+            append_tos_control(tx.control[count], control_length, remote.address, p->meta.tos);
       }
       const std::size_t first_iov = iovs;
       tx.iov[iovs++] = {p->data(), p->size()};
@@ -612,7 +653,7 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
 
 std::pair<std::size_t, std::uint64_t> UdpSocket::send_singly(const msghdr& train,
                                                              std::uint32_t datagrams) {
-  // The control holds the source cmsg first (if any), then UDP_SEGMENT: keep only the first.
+  // The control holds the source and TOS cmsgs first (if any), then UDP_SEGMENT: drop the last.
   std::size_t source_length = 0;
   if (train.msg_controllen > CMSG_SPACE(sizeof(std::uint16_t))) {
     source_length = train.msg_controllen - CMSG_SPACE(sizeof(std::uint16_t));

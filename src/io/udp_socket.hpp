@@ -75,6 +75,7 @@ class UdpSocket final : public DatagramSocket {
   struct ReceivedControl {
     std::optional<IpAddress> destination;  // IP_PKTINFO / IPV6_PKTINFO
     std::size_t segment_size = 0;          // UDP_GRO; 0 when absent
+    std::uint8_t tos = 0;                  // IP_TOS / IPV6_TCLASS; 0 when absent
   };
   struct SendSlots;
 

@@ -537,5 +537,50 @@ TEST(UdpSocket, GsoKeepsPeersApart) {
   });
 }
 
+// The outer TOS / Traffic Class byte travels with each datagram both ways (DSCP and ECN for RFC
+// 6040 tunnels): set from meta.tos on send, read into meta.tos on receipt, also across GSO trains
+// (which never mix TOS values) and GRO.
+TEST(UdpSocket, CarriesTheTosByteOfEachDatagram) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    for (const bool offload : {false, true}) {
+      // "any": the daemon's default wildcard socket, IPv4 v4-mapped inside the kernel.
+      for (const char* local : {"198.18.1.1", "2001:db8:1::1", "any"}) {
+        const std::string which(local);
+        const bool v6 = which.find(':') != std::string::npos;
+        const bool any = which == "any";
+        auto a =
+            open_offload_socket(any ? std::nullopt : std::optional(ip(local)), offload, offload);
+        auto b = open_offload_socket(any  ? std::nullopt
+                                     : v6 ? std::optional(ip("2001:db8:1::2"))
+                                          : std::optional(ip("198.18.1.2")),
+                                     offload, offload);
+        ASSERT_TRUE(a && b);
+        const Endpoint to =
+            any ? Endpoint{ip("198.18.1.2"), b->local_endpoint().port} : b->local_endpoint();
+        PacketPool pool(64);
+        const std::uint8_t tos[] = {0x00, 0xb8 | 0x02, 0xb8 | 0x03, 0x01, 0x01, 0x01, 0x28};
+        std::vector<PacketBuffer*> packets;
+        for (std::uint8_t t : tos) {
+          PacketBuffer* p = pool.acquire();
+          ASSERT_TRUE(p->assign(std::vector<std::uint8_t>(200, t)));
+          p->meta.remote = to;
+          p->meta.tos = t;
+          packets.push_back(p);
+        }
+        ASSERT_EQ(a->send_batch(packets), std::size(tos));
+        release(pool, packets);
+        auto got = receive(*b, pool, std::size(tos));
+        ASSERT_EQ(got.size(), std::size(tos)) << local << " offload " << offload;
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          EXPECT_EQ(got[i]->meta.tos, got[i]->data()[0])
+              << local << " offload " << offload << " datagram " << i;
+        }
+        release(pool, got);
+      }
+    }
+  });
+}
+
 }  // namespace
 }  // namespace uipsec

@@ -27,6 +27,7 @@ namespace uipsec {
   X(kDummyPacket, "dummy-packet")           /* next header 59: dropped silently */            \
   X(kBadInnerPacket, "bad-inner-packet")    /* decrypted packet is not a valid IP packet */   \
   X(kSelectorMismatch, "selector-mismatch") /* inner packet outside the SA's selectors */     \
+  X(kEcnCeOnNotEct, "ecn-ce-not-ect")       /* outer CE, inner Not-ECT (RFC 6040 4.2) */      \
   /* the inner packet against the IN (else FWD) policies (RFC 4301 5.2, docs/POLICY.md) */    \
   X(kInboundNoPolicy, "inbound-no-policy")                 /* tunnel SA, no policy */         \
   X(kInboundPolicyDiscard, "inbound-policy-discard")       /* a DISCARD policy matched */     \

@@ -31,6 +31,10 @@ struct PacketMeta {
   std::uint32_t spi = 0;
   // Segment size of an offloaded super-packet (virtio-net gso_size / UDP_GRO); 0 when plain.
   std::uint16_t segment_size = 0;
+  // The outer header's TOS / Traffic Class byte (DSCP and ECN): outbound, what the socket puts
+  // in the ESP packet's header; inbound, what the ESP packet's header carried (0 when the
+  // socket cannot tell). esp/tunnel_tos.hpp combines it with the inner packet's.
+  std::uint8_t tos = 0;
 };
 
 }  // namespace uipsec

@@ -79,6 +79,10 @@ struct SaFlags {
   // peer move there (port float after a NAT rebinding; PeerFollower). Needs ESP in UDP and a
   // replay window: a replayed packet from elsewhere must not move the tunnel.
   bool follow_peer = false;
+  // Tunnel mode, DSCP and ECN between inner and outer header (esp/tunnel_tos.hpp, RFC 6040):
+  bool no_ecn = false;           // `flag noecn`: no ECN in the outer header, outer ECN ignored
+  bool decap_dscp = false;       // `flag decap-dscp`: the outer DSCP replaces the inner one
+  bool dont_encap_dscp = false;  // `extra-flag dont-encap-dscp`: the outer DSCP is 0
   friend bool operator==(const SaFlags&, const SaFlags&) = default;
 };
 

@@ -23,6 +23,7 @@
 #include "esp/esp_transform.hpp"
 #include "esp/replay_window.hpp"
 #include "esp/sequence_number.hpp"
+#include "esp/tunnel_tos.hpp"
 #include "sa/sa_config.hpp"
 
 namespace uipsec {
@@ -70,6 +71,10 @@ class SecurityAssociation {
   Reqid reqid() const { return config_.reqid; }
   IpsecMode mode() const { return config_.mode; }
   bool esn() const { return config_.flags.esn; }
+  TosOptions tos_options() const {
+    return TosOptions{config_.flags.no_ecn, config_.flags.decap_dscp,
+                      config_.flags.dont_encap_dscp};
+  }
   Timestamp added_at() const { return added_at_; }
 
   // Current wire addresses; valid until the caller's next quiescent point.

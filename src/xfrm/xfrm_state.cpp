@@ -21,21 +21,29 @@ namespace {
 using xfrm::ArgumentReader;
 using xfrm::quote;
 
-constexpr std::array<std::string_view, 20> kStateWords = {
+constexpr std::array<std::string_view, 21> kStateWords = {
     "src",  "dst",           "proto",      "spi",         "reqid",         "mode",
     "dir",  "replay-window", "replay-seq", "replay-oseq", "replay-seq-hi", "replay-oseq-hi",
     "flag", "aead",          "enc",        "auth",        "auth-trunc",    "encap",
-    "sel",  "limit"};
+    "sel",  "limit",         "extra-flag"};
 
 constexpr std::array<std::string_view, 4> kStateIdWords = {"src", "dst", "proto", "spi"};
 
 // iproute2 words uipsec knows and does not implement: refused as such, not as unknown.
-constexpr std::array<std::string_view, 13> kNotImplemented = {
-    "mark",        "mask",  "seq",     "ctx",    "coa",  "extra-flag",
-    "output-mark", "if_id", "offload", "tfcpad", "comp", "nat-keepalive-interval",
-    "pcpu-num"};
+constexpr std::array<std::string_view, 12> kNotImplemented = {"mark",
+                                                              "mask",
+                                                              "seq",
+                                                              "ctx",
+                                                              "coa",
+                                                              "output-mark",
+                                                              "if_id",
+                                                              "offload",
+                                                              "tfcpad",
+                                                              "comp",
+                                                              "nat-keepalive-interval",
+                                                              "pcpu-num"};
 
-// Linux flags; only esn is implemented.
+// Linux flags; esn, noecn and decap-dscp are implemented.
 constexpr std::array<std::string_view, 8> kLinuxFlags = {
     "esn", "noecn", "decap-dscp", "nopmtudisc", "wildrecv", "icmp", "af-unspec", "align4"};
 
@@ -152,6 +160,7 @@ class StateParser {
 
   Result<void> parse_argument(std::string_view keyword);
   Result<void> parse_flags();
+  Result<void> parse_extra_flags();
   Result<CipherChoice> parse_cipher(std::string_view keyword);
   Result<IntegrityChoice> parse_integrity(std::string_view keyword);
   Result<void> parse_encap();
@@ -235,6 +244,8 @@ Result<void> StateParser::parse_argument(std::string_view keyword) {
     if (keyword == "replay-oseq-hi") oseq_hi_ = *value;
   } else if (keyword == "flag") {
     return parse_flags();
+  } else if (keyword == "extra-flag") {
+    return parse_extra_flags();
   } else if (keyword == "aead" || keyword == "enc") {
     auto cipher = parse_cipher(keyword);
     if (!cipher) return cipher.error();
@@ -266,20 +277,46 @@ Result<void> StateParser::parse_flags() {
     const std::string_view flag = reader_.next();
     if (flag == "esn") {
       config_.flags.esn = true;
+    } else if (flag == "noecn") {
+      config_.flags.no_ecn = true;
+    } else if (flag == "decap-dscp") {
+      config_.flags.decap_dscp = true;
     } else if (flag == "follow-peer") {
       config_.flags.follow_peer = true;
     } else if (contains(kLinuxFlags, flag)) {
       return Error("flag " + std::string(flag) +
-                   " is not implemented by uipsec yet (implemented: esn, follow-peer)");
+                   " is not implemented by uipsec yet (implemented: esn, noecn, decap-dscp, "
+                   "follow-peer)");
     } else {
       return Error(
-          "flag: expected esn or follow-peer (noecn, decap-dscp, nopmtudisc, wildrecv, icmp, "
+          "flag: expected esn, noecn, decap-dscp or follow-peer (nopmtudisc, wildrecv, icmp, "
           "af-unspec and align4 are not implemented yet), got " +
           quote(flag));
     }
     first = false;
   }
-  if (first) return Error("flag: missing value (expected esn or follow-peer)");
+  if (first) return Error("flag: missing value (expected esn, noecn, decap-dscp or follow-peer)");
+  return {};
+}
+
+// Linux's XFRMA_SA_EXTRA_FLAGS: dont-encap-dscp and oseq-may-wrap.
+Result<void> StateParser::parse_extra_flags() {
+  bool first = true;
+  while (!reader_.at_end() &&
+         (first || reader_.peek() == "dont-encap-dscp" || reader_.peek() == "oseq-may-wrap")) {
+    const std::string_view flag = reader_.next();
+    if (flag == "dont-encap-dscp") {
+      config_.flags.dont_encap_dscp = true;
+    } else if (flag == "oseq-may-wrap") {
+      return Error(
+          "extra-flag oseq-may-wrap: refused — a wrapped sequence number reuses a counter-mode "
+          "IV under the same key (RFC 4303 3.3.3); rekey instead");
+    } else {
+      return Error("extra-flag: expected dont-encap-dscp, got " + quote(flag));
+    }
+    first = false;
+  }
+  if (first) return Error("extra-flag: missing value (expected dont-encap-dscp)");
   return {};
 }
 
@@ -597,8 +634,17 @@ std::vector<std::string> state_arguments(const SaConfig& c) {
   }
   out.insert(out.end(), {"replay-window", std::to_string(c.replay_window)});
   append_sequences(c, out);
-  if (c.flags.esn) out.insert(out.end(), {"flag", "esn"});
-  if (c.flags.follow_peer) out.insert(out.end(), {"flag", "follow-peer"});
+  // One `flag` with every flag: the parser takes each keyword once.
+  std::vector<std::string> flags;
+  if (c.flags.esn) flags.emplace_back("esn");
+  if (c.flags.no_ecn) flags.emplace_back("noecn");
+  if (c.flags.decap_dscp) flags.emplace_back("decap-dscp");
+  if (c.flags.follow_peer) flags.emplace_back("follow-peer");
+  if (!flags.empty()) {
+    out.emplace_back("flag");
+    out.insert(out.end(), flags.begin(), flags.end());
+  }
+  if (c.flags.dont_encap_dscp) out.insert(out.end(), {"extra-flag", "dont-encap-dscp"});
   const EspAlgorithms& a = c.algorithms;
   if (is_combined_mode(a.cipher)) {
     out.insert(out.end(), {"aead", std::string(xfrm_name(a.cipher)), key_text(a.cipher_key, true),
@@ -638,8 +684,14 @@ std::string format_state(const SaInfo& info, const XfrmListOptions& options) {
   out += "\tproto esp spi " + hex_text(c.spi.value(), 8) + " reqid " +
          std::to_string(c.reqid.value()) + " mode " + std::string(mode_name(c.mode)) + "\n";
   out += "\treplay-window " + std::to_string(c.replay_window);
-  if (c.flags.esn) out += " flag esn";
-  if (c.flags.follow_peer) out += " flag follow-peer";
+  if (c.flags.esn || c.flags.no_ecn || c.flags.decap_dscp || c.flags.follow_peer) {
+    out += " flag";
+    if (c.flags.esn) out += " esn";
+    if (c.flags.no_ecn) out += " noecn";
+    if (c.flags.decap_dscp) out += " decap-dscp";
+    if (c.flags.follow_peer) out += " follow-peer";
+  }
+  if (c.flags.dont_encap_dscp) out += " extra-flag dont-encap-dscp";
   out += "\n";
   // Not in iproute2's listing (Linux shows only the current counters): initial sequence numbers
   // and limits, printed when set so that the listing stays valid `state add` input.

@@ -180,13 +180,34 @@ TEST(XfrmState, ReplayWindowSequenceNumbersAndEsn) {
 }
 
 TEST(XfrmState, FlagsOtherThanEsnAreNotImplemented) {
-  EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag esn noecn"),
-            "flag noecn is not implemented by uipsec yet (implemented: esn, follow-peer)");
+  EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag esn nopmtudisc"),
+            "flag nopmtudisc is not implemented by uipsec yet (implemented: esn, noecn, "
+            "decap-dscp, follow-peer)");
   EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag 0x80"),
-            "flag: expected esn or follow-peer (noecn, decap-dscp, nopmtudisc, wildrecv, icmp, "
+            "flag: expected esn, noecn, decap-dscp or follow-peer (nopmtudisc, wildrecv, icmp, "
             "af-unspec and align4 are not implemented yet), got '0x80'");
   EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag"),
-            "flag: missing value (expected esn or follow-peer)");
+            "flag: missing value (expected esn, noecn, decap-dscp or follow-peer)");
+}
+
+TEST(XfrmState, EcnAndDscpFlagsRoundTrip) {
+  const std::string line =
+      "src 198.18.0.1 dst 198.18.0.2 proto esp spi 0x2000 mode tunnel flag noecn decap-dscp "
+      "extra-flag dont-encap-dscp aead rfc4106(gcm(aes)) 0x" +
+      std::string(40, 'c') + " 128";
+  const SaConfig c = ok_state(line);
+  EXPECT_TRUE(c.flags.no_ecn);
+  EXPECT_TRUE(c.flags.decap_dscp);
+  EXPECT_TRUE(c.flags.dont_encap_dscp);
+  std::string again;
+  for (const std::string& word : state_arguments(c)) again += word + " ";
+  const SaConfig d = ok_state(again);
+  EXPECT_EQ(d.flags, c.flags);
+  EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 extra-flag oseq-may-wrap"),
+            "extra-flag oseq-may-wrap: refused — a wrapped sequence number reuses a counter-mode "
+            "IV under the same key (RFC 4303 3.3.3); rekey instead");
+  EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 extra-flag"),
+            "extra-flag: missing value (expected dont-encap-dscp)");
 }
 
 TEST(XfrmState, FollowPeerNeedsEncapsulationAndAReplayWindow) {
@@ -364,7 +385,7 @@ TEST(XfrmState, ErrorsNameTheArgumentAndWhatWasExpected) {
   EXPECT_EQ(state_error(id + "spi 0x1000 foo" + gcm),
             "unknown argument 'foo' (expected one of: src, dst, proto, spi, reqid, mode, dir, "
             "replay-window, replay-seq, replay-oseq, replay-seq-hi, replay-oseq-hi, flag, aead, "
-            "enc, auth, auth-trunc, encap, sel, limit)");
+            "enc, auth, auth-trunc, encap, sel, limit, extra-flag)");
   EXPECT_EQ(state_error(id + gcm), "missing 'spi'");
   EXPECT_EQ(state_error("dst 10.0.0.2 proto esp spi 0x1000" + gcm), "missing 'src'");
   EXPECT_EQ(state_error("src 10.0.0.1 proto esp spi 0x1000" + gcm), "missing 'dst'");
@@ -434,7 +455,7 @@ TEST(XfrmState, AlgorithmErrors) {
   EXPECT_EQ(state_error(id + "enc aes AESKEY AESKEY auth sha1 SHA1KEY"),
             "unknown argument '0x...' (32 hex digits) (expected one of: src, dst, proto, spi, "
             "reqid, mode, dir, replay-window, replay-seq, replay-oseq, replay-seq-hi, "
-            "replay-oseq-hi, flag, aead, enc, auth, auth-trunc, encap, sel, limit)")
+            "replay-oseq-hi, flag, aead, enc, auth, auth-trunc, encap, sel, limit, extra-flag)")
       << "keys out of place are not repeated in messages";
   EXPECT_EQ(state_error(id + "aead rot13 GCMKEY 128").substr(0, 42),
             "aead: unknown encryption algorithm 'rot13'");
