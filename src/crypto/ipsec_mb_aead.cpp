@@ -31,6 +31,8 @@
 #include <string>
 #include <string_view>
 
+#include "crypto/aad_parts.hpp"
+
 #if UIPSEC_HAVE_IPSEC_MB
 #include <intel-ipsec-mb.h>
 #endif
@@ -137,31 +139,6 @@ IpsecMbLibrary load_library() {
 const IpsecMbLibrary& library() {
   static const IpsecMbLibrary lib = load_library();  // thread-safe initialisation
   return lib;
-}
-
-// The AAD as one span: the only non-empty part as it is, or all parts copied into `buffer`.
-// False if several non-empty parts total more than kMaxJoinedAad bytes.
-bool join_aad(std::span<const ByteSpan> aad, std::array<std::uint8_t, kMaxJoinedAad>& buffer,
-              ByteSpan& joined) {
-  std::size_t total = 0;
-  std::size_t non_empty = 0;
-  joined = ByteSpan();
-  for (ByteSpan part : aad) {
-    if (part.empty()) continue;
-    joined = part;
-    total += part.size();
-    ++non_empty;
-  }
-  if (non_empty <= 1) return true;
-  if (total > buffer.size()) return false;
-  std::size_t offset = 0;
-  for (ByteSpan part : aad) {
-    if (part.empty()) continue;
-    std::memcpy(buffer.data() + offset, part.data(), part.size());
-    offset += part.size();
-  }
-  joined = ByteSpan(buffer.data(), total);
-  return true;
 }
 
 // One SA's AES-GCM state for one worker: 64 bytes of vtable pointer, function pointers and

@@ -22,6 +22,7 @@
 #include <string>
 #include <utility>
 
+#include "crypto/aad_parts.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/openssl_handles.hpp"
 #include "crypto/secret_bytes.hpp"
@@ -283,7 +284,7 @@ class OpensslCcmAead final : public OpensslAeadCommon {
     EVP_CIPHER_CTX* ctx = seal_ctx_.get();
     int length = 0;
     ByteSpan joined_aad;
-    if (!join_aad(aad, joined_aad)) return false;
+    if (!join_aad(aad, aad_buffer_, joined_aad)) return false;
     if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) != 1) return false;
     if (EVP_EncryptUpdate(ctx, nullptr, &length, nullptr, static_cast<int>(inout.size())) != 1) {
       return false;
@@ -305,7 +306,7 @@ class OpensslCcmAead final : public OpensslAeadCommon {
     EVP_CIPHER_CTX* ctx = open_ctx_.get();
     int length = 0;
     ByteSpan joined_aad;
-    if (!join_aad(aad, joined_aad)) return false;
+    if (!join_aad(aad, aad_buffer_, joined_aad)) return false;
     if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) != 1) return false;
     // CCM needs the expected tag before the data.
     if (!set_expected_tag(ctx, tag)) return false;
@@ -326,29 +327,6 @@ class OpensslCcmAead final : public OpensslAeadCommon {
   }
 
  private:
-  // Sets `joined` to the AAD as one span: the only non-empty part as it is, or all parts copied
-  // into aad_buffer_. False if several parts add up to more than kMaxJoinedAad bytes.
-  bool join_aad(std::span<const ByteSpan> aad, ByteSpan& joined) {
-    std::size_t total = 0;
-    std::size_t non_empty = 0;
-    for (ByteSpan part : aad) {
-      if (part.empty()) continue;
-      joined = part;
-      total += part.size();
-      ++non_empty;
-    }
-    if (non_empty <= 1) return true;
-    if (total > aad_buffer_.size()) return false;
-    std::size_t offset = 0;
-    for (ByteSpan part : aad) {
-      if (part.empty()) continue;
-      std::memcpy(aad_buffer_.data() + offset, part.data(), part.size());
-      offset += part.size();
-    }
-    joined = ByteSpan(aad_buffer_.data(), total);
-    return true;
-  }
-
   std::array<std::uint8_t, kMaxJoinedAad> aad_buffer_{};
 };
 

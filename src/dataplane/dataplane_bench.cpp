@@ -137,21 +137,27 @@ struct SealedPackets {
   std::vector<PacketMeta> meta;
 };
 
-// Seals one batch on A; empty on failure.
-SealedPackets seal_batch(Tunnel& tunnel, PacketBatch& batch) {
-  refill_cleartext(batch, cleartext_packet());
-  tunnel.a.outbound.process(batch, kNow);
-  tunnel.a.reader->quiescent();
-  SealedPackets out;
+// Appends the ESP packets of a batch the outbound path sealed, as B receives them; false if any
+// packet was not sealed.
+bool capture_sealed(const PacketBatch& batch, SealedPackets& out) {
   for (std::size_t i = 0; i < batch.size; ++i) {
-    if (batch.verdicts[i] != Verdict::send_to_peer()) return {};
+    if (batch.verdicts[i] != Verdict::send_to_peer()) return false;
     const PacketBuffer& p = *batch.packets[i];
     out.bytes.emplace_back(p.data(), p.data() + p.size());
     PacketMeta meta = p.meta;
     std::swap(meta.local, meta.remote);  // what B sees of A's datagram
     out.meta.push_back(meta);
   }
-  return out;
+  return true;
+}
+
+// Seals one batch on A; empty on failure.
+SealedPackets seal_batch(Tunnel& tunnel, PacketBatch& batch) {
+  refill_cleartext(batch, cleartext_packet());
+  tunnel.a.outbound.process(batch, kNow);
+  tunnel.a.reader->quiescent();
+  SealedPackets out;
+  return capture_sealed(batch, out) ? out : SealedPackets{};
 }
 
 void refill_sealed(PacketBatch& batch, const SealedPackets& sealed) {
@@ -457,14 +463,7 @@ struct InboundScaleSetup {
       }
       a.host.outbound.process(batch, kNow);
       a.host.reader->quiescent();
-      for (std::size_t i = 0; i < batch.size; ++i) {
-        if (batch.verdicts[i] != Verdict::send_to_peer()) return;
-        const PacketBuffer& p = *batch.packets[i];
-        sealed.bytes.emplace_back(p.data(), p.data() + p.size());
-        PacketMeta meta = p.meta;
-        std::swap(meta.local, meta.remote);  // what B sees of A's datagram
-        sealed.meta.push_back(meta);
-      }
+      if (!capture_sealed(batch, sealed)) return;
     }
     b.reader->quiescent();
     b.domain.reclaim();

@@ -396,26 +396,12 @@ struct CryptoBaseline {
         block = 4;
         break;
     }
-    auto made = make_openssl_mac(mac_algorithm_of(a.integrity), a.integrity_key.span());
+    auto made = make_openssl_mac(uipsec::mac_algorithm(a.integrity), a.integrity_key.span());
     if (made) mac = std::move(*made);
     ok = mac != nullptr && (a.cipher == EspCipher::kNull || cipher != nullptr);
   }
 
   static std::size_t salt_size_of(EspCipher cipher) { return uipsec::salt_size(cipher); }
-  static MacAlgorithm mac_algorithm_of(EspIntegrity integrity) {
-    switch (integrity) {
-      case EspIntegrity::kHmacSha1:
-        return MacAlgorithm::kHmacSha1;
-      case EspIntegrity::kHmacSha384:
-        return MacAlgorithm::kHmacSha384;
-      case EspIntegrity::kHmacSha512:
-        return MacAlgorithm::kHmacSha512;
-      case EspIntegrity::kHmacSha256:
-      case EspIntegrity::kNone:
-        break;
-    }
-    return MacAlgorithm::kHmacSha256;
-  }
 
   // The AEAD's nonce for IV `iv`: salt || IV (RFC 4106 §4, RFC 4309 §4, RFC 7634 §2).
   ByteSpan nonce(const std::uint8_t* iv) {

@@ -8,8 +8,6 @@
 
 namespace uipsec {
 
-namespace {
-
 MacAlgorithm mac_algorithm(EspIntegrity integrity) {
   switch (integrity) {
     case EspIntegrity::kHmacSha1:
@@ -24,6 +22,8 @@ MacAlgorithm mac_algorithm(EspIntegrity integrity) {
   }
   return MacAlgorithm::kHmacSha256;
 }
+
+namespace {
 
 // AAD of the combined modes (RFC 4106 §5, RFC 7634 §2.1): SPI and sequence number as sent, or
 // with ESN the SPI, the high half and the low half (the high half is never sent).

@@ -22,6 +22,9 @@
 
 namespace uipsec {
 
+// The HMAC behind an ESP integrity algorithm (SHA-256 for kNone, which has no MAC).
+MacAlgorithm mac_algorithm(EspIntegrity integrity);
+
 // Where the parts of one ESP packet lie, all inside the caller's buffer:
 // [ header: SPI, sequence (8) ][ iv ][ payload: data, padding, pad length, next header ][ icv ]
 struct EspLayout {

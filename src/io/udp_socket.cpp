@@ -82,6 +82,19 @@ int source_control(const IpAddress& local, const IpAddress& remote, int family,
   return static_cast<int>(CMSG_SPACE(sizeof(in6_pktinfo)));
 }
 
+// Points `message` at one datagram's sender name, data room and control room for recvmmsg.
+void prepare_receive(mmsghdr& message, sockaddr_storage& name, iovec& iov, ControlBuffer& control) {
+  msghdr& h = message.msg_hdr;
+  h.msg_name = &name;
+  h.msg_namelen = sizeof(sockaddr_storage);
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  h.msg_control = control.bytes;
+  h.msg_controllen = kControlBytes;
+  h.msg_flags = 0;
+  message.msg_len = 0;
+}
+
 bool is_would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
 
 // Counts one datagram that the kernel refused with `error` (other than "would block").
@@ -426,15 +439,7 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
     // Everything handed out: receive the next messages, each up to 64 KiB.
     for (std::size_t i = 0; i < kGroSlots; ++i) {
       gro.iov[i] = {gro.storage.get() + i * kGroBufferSize, kGroBufferSize};
-      msghdr& h = gro.messages[i].msg_hdr;
-      h.msg_name = &gro.names[i];
-      h.msg_namelen = sizeof(sockaddr_storage);
-      h.msg_iov = &gro.iov[i];
-      h.msg_iovlen = 1;
-      h.msg_control = gro.control[i].bytes;
-      h.msg_controllen = kControlBytes;
-      h.msg_flags = 0;
-      gro.messages[i].msg_len = 0;
+      prepare_receive(gro.messages[i], gro.names[i], gro.iov[i], gro.control[i]);
     }
     int received;
     do {
@@ -488,15 +493,7 @@ std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {
     PacketBuffer* b = pool.acquire();  // cannot fail: want <= available()
     rx.buffers[i] = b;
     rx.iov[i] = {b->data(), receive_room(*b)};
-    msghdr& h = rx.messages[i].msg_hdr;
-    h.msg_name = &rx.names[i];
-    h.msg_namelen = sizeof(sockaddr_storage);
-    h.msg_iov = &rx.iov[i];
-    h.msg_iovlen = 1;
-    h.msg_control = rx.control[i].bytes;
-    h.msg_controllen = kControlBytes;
-    h.msg_flags = 0;
-    rx.messages[i].msg_len = 0;
+    prepare_receive(rx.messages[i], rx.names[i], rx.iov[i], rx.control[i]);
   }
   int received;
   do {
