@@ -191,6 +191,15 @@ def assert_nothing_of_ours(ns):
         assert not rules, f"rules left behind: {rules}"
 
 
+def stop_cleanly(pair, *daemons):
+    """Stops each daemon (exit status 0 expected), then checks that neither namespace keeps a
+    route or rule of ours."""
+    for daemon in daemons:
+        assert daemon.stop() == 0, daemon.output()
+    for ns in (pair.a, pair.b):
+        assert_nothing_of_ours(ns)
+
+
 def ping(ns, source, destination, count=3):
     args = ["ping", "-c", str(count), "-W", "2", "-i", "0.2", "-I", source, destination]
     return ns.run(args, check=False, timeout=30)

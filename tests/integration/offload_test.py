@@ -150,10 +150,7 @@ def check_bulk(topology, offload, inner6=False, size=32 << 20):
           f"sha256 ok, {datagrams} ESP datagrams on the wire ({missed} frames not captured), "
           f"largest {largest} B; iperf3 A->B "
           + (f"{gbits:.2f} Gbit/s" if gbits is not None else "not run"))
-    for daemon in (a, b):
-        assert daemon.stop() == 0, daemon.output()
-    for ns in (pair.a, pair.b):
-        h.assert_nothing_of_ours(ns)
+    h.stop_cleanly(pair, a, b)
 
 
 def test_bulk_tcp_offload_on_ipv4(topology):

@@ -49,10 +49,7 @@ def test_keeps_only_net_admin_in_every_thread(topology):
     assert "198.19.77.0/24" in routes, routes
     result = h.ping(pair.a, h.A_INNER4, h.B_INNER4)
     assert result.returncode == 0, result.stdout
-    for daemon in (a, b):
-        assert daemon.stop() == 0, daemon.output()
-    for ns in (pair.a, pair.b):
-        h.assert_nothing_of_ours(ns)
+    h.stop_cleanly(pair, a, b)
 
 
 if __name__ == "__main__":

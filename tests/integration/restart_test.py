@@ -97,10 +97,7 @@ def test_restarts_keep_the_peer_accepting(topology):
         pinger.wait(timeout=10)
     stats_b = b.stats()
     assert stats_b["drops"]["sequence-unreserved"] == 0, stats_b["drops"]
-    for daemon in (a, b):
-        assert daemon.stop() == 0, daemon.output()
-    for ns in (pair.a, pair.b):
-        h.assert_nothing_of_ours(ns)
+    h.stop_cleanly(pair, a, b)
 
 
 def test_without_reservations_the_peer_drops_a_restarted_side(topology):

@@ -87,10 +87,7 @@ def test_host_to_host_with_fwmarks(topology):
     sent, received, count = h.tcp_transfer(pair.a, pair.b, h.A_OUTER4, h.B_OUTER4, 200_000)
     assert count == 200_000 and sent == received
     assert "rp_filter" not in a.output(), "loose rp_filter (the topology's) needs no warning"
-    for daemon in (a, b):
-        assert daemon.stop() == 0, daemon.output()
-    for ns in (pair.a, pair.b):
-        h.assert_nothing_of_ours(ns)
+    h.stop_cleanly(pair, a, b)
 
 
 def test_strict_rp_filter_is_reported(topology):
@@ -117,10 +114,7 @@ def test_strict_rp_filter_is_reported(topology):
     result = h.ping(pair.a, h.A_OUTER4, h.B_OUTER4, count=2)
     assert result.returncode == 0, result.stdout
     assert a.stats()["opened"] >= 2
-    for daemon in (a, b):
-        assert daemon.stop() == 0, daemon.output()
-    for ns in (pair.a, pair.b):
-        h.assert_nothing_of_ours(ns)
+    h.stop_cleanly(pair, a, b)
 
 
 def test_host_to_host_needs_allow_peer_ts_and_a_mark(topology):
@@ -183,10 +177,7 @@ def test_exclude_routes_shared_and_removed(topology):
                     "src", h.A_OUTER4, "dst", h.B_OUTER4, "proto", "esp", "reqid", "1", "mode",
                     "tunnel", check=False)
     assert refused.returncode == 1 and "allow_peer_ts" in refused.stdout, refused.stdout
-    for daemon in (a, b):
-        assert daemon.stop() == 0, daemon.output()
-    for ns in (pair.a, pair.b):
-        h.assert_nothing_of_ours(ns)
+    h.stop_cleanly(pair, a, b)
 
 
 def test_bypass_and_discard(topology):
@@ -260,10 +251,7 @@ def test_bypass_and_discard(topology):
     assert result.returncode != 0, "a DISCARD destination answered"
     assert a.stats()["drops"]["policy-discard"] >= dropped + 2, a.stats()["drops"]
 
-    for daemon in (a, b):
-        assert daemon.stop() == 0, daemon.output()
-    for ns in (pair.a, pair.b):
-        h.assert_nothing_of_ours(ns)
+    h.stop_cleanly(pair, a, b)
 
 
 def test_preferred_source_follows_addresses(topology):
@@ -291,10 +279,7 @@ def test_preferred_source_follows_addresses(topology):
     b = h.Daemon(pair.b, pair.workdir, "b", h.tunnel_config("b", "aes-gcm", keys), uipsecd, uipsec)
     result = h.ping(pair.a, h.A_INNER4, h.B_INNER4)
     assert result.returncode == 0, f"{result.stdout}\n{a.output()}"
-    for daemon in (a, b):
-        assert daemon.stop() == 0, daemon.output()
-    for ns in (pair.a, pair.b):
-        h.assert_nothing_of_ours(ns)
+    h.stop_cleanly(pair, a, b)
 
 
 def test_foreign_entries_survive_start_kill_and_restart(topology):
