@@ -80,7 +80,16 @@ OpenResult esp_open(EspTransform& t, ReplayWindow& window, bool esn, PacketBuffe
     result.verdict = Verdict::drop(DropReason::kAuthenticationFailed);
     return result;
   }
-  window.accept(seq);
+  switch (window.accept(seq)) {  // checked again: another worker may have taken it meanwhile
+    case ReplayWindow::Check::kOk:
+      break;
+    case ReplayWindow::Check::kDuplicate:
+      result.verdict = Verdict::drop(DropReason::kReplayDuplicate);
+      return result;
+    case ReplayWindow::Check::kTooOld:
+      result.verdict = Verdict::drop(DropReason::kReplayTooOld);
+      return result;
+  }
 
   const std::uint8_t* payload = layout.payload.data();
   const std::uint8_t next_header = payload[payload_size - 1];

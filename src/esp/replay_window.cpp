@@ -8,6 +8,7 @@
 
 #include <bit>
 #include <cassert>
+#include <mutex>
 
 namespace uipsec {
 
@@ -32,6 +33,20 @@ ReplayWindow::ReplayWindow(std::uint32_t size, std::uint64_t top) : size_(size),
   }
 }
 
+ReplayWindow::ReplayWindow(ReplayWindow&& other) noexcept
+    : size_(other.size_),
+      top_(other.top()),
+      block_mask_(other.block_mask_),
+      blocks_(std::move(other.blocks_)) {}
+
+ReplayWindow& ReplayWindow::operator=(ReplayWindow&& other) noexcept {
+  size_ = other.size_;
+  top_.store(other.top(), std::memory_order_relaxed);
+  block_mask_ = other.block_mask_;
+  blocks_ = std::move(other.blocks_);
+  return *this;
+}
+
 std::uint32_t ReplayWindow::slot(std::uint64_t seq) const {
   return static_cast<std::uint32_t>(seq >> kBlockShift) & block_mask_;
 }
@@ -46,20 +61,30 @@ void ReplayWindow::set_bit(std::uint64_t seq) {
 
 ReplayWindow::Check ReplayWindow::check(std::uint64_t seq) const {
   if (seq == 0) return Check::kTooOld;
-  if (size_ == 0 || seq > top_) return Check::kOk;
-  // seq <= top_: written as a difference so that seq + size cannot overflow near 2^64.
-  if (top_ - seq >= size_) return Check::kTooOld;
+  if (size_ == 0) return Check::kOk;
+  std::lock_guard guard(lock_);
+  return check_locked(seq);
+}
+
+ReplayWindow::Check ReplayWindow::check_locked(std::uint64_t seq) const {
+  if (seq == 0) return Check::kTooOld;
+  const std::uint64_t top = top_.load(std::memory_order_relaxed);
+  if (size_ == 0 || seq > top) return Check::kOk;
+  // seq <= top: written as a difference so that seq + size cannot overflow near 2^64.
+  if (top - seq >= size_) return Check::kTooOld;
   return bit(seq) ? Check::kDuplicate : Check::kOk;
 }
 
-void ReplayWindow::accept(std::uint64_t seq) {
-  assert(check(seq) == Check::kOk && "accept() follows a check() that returned kOk");
-  // Should the precondition ever be broken in a release build, a number left of the window must
-  // still not mark a bit: its slot now belongs to a number inside the window.
-  if (size_ != 0 && seq <= top_ && top_ - seq >= size_) return;
-  if (seq > top_) {
+ReplayWindow::Check ReplayWindow::accept(std::uint64_t seq) {
+  std::lock_guard guard(lock_);
+  // A number left of the window must not mark a bit (its slot now belongs to a number inside
+  // the window), and a duplicate must not pass twice.
+  const Check again = check_locked(seq);
+  if (again != Check::kOk) return again;
+  const std::uint64_t top_now = top_.load(std::memory_order_relaxed);
+  if (seq > top_now) {
     if (size_ != 0) {
-      const std::uint64_t old_block = top_ >> kBlockShift;
+      const std::uint64_t old_block = top_now >> kBlockShift;
       const std::uint64_t new_block = seq >> kBlockShift;
       const std::uint64_t blocks = std::uint64_t{block_mask_} + 1;
       if (new_block - old_block >= blocks) {
@@ -71,9 +96,10 @@ void ReplayWindow::accept(std::uint64_t seq) {
         }
       }
     }
-    top_ = seq;
+    top_.store(seq, std::memory_order_relaxed);
   }
   if (size_ != 0) set_bit(seq);
+  return Check::kOk;
 }
 
 }  // namespace uipsec
