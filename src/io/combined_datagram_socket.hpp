@@ -1,0 +1,65 @@
+// CombinedDatagramSocket: several DatagramSockets behind one — uipsecd's ESP-in-UDP socket and
+// its raw ESP sockets (IP protocol 50, one per address family) — so that a worker polls one fd,
+// receives from all of them in one call, and hands one batch to send_batch, which sends each
+// packet through the socket that carries its transport (meta.encapsulation and, for raw ESP,
+// the address family of meta.remote).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "base/ip_address.hpp"
+#include "base/unique_fd.hpp"
+#include "io/datagram_socket.hpp"
+
+namespace uipsec {
+
+// Owner: see DatagramSocket; the members follow the same rules (the combined socket calls
+// their receive_batch from its receiving thread, send_batch from its sending thread).
+class CombinedDatagramSocket final : public DatagramSocket {
+ public:
+  struct Member {
+    DatagramSocket* socket = nullptr;  // not owned; must outlive the combined socket
+    Encapsulation encapsulation = Encapsulation::kEspInUdp;
+    // Only packets to this family (raw ESP: one socket per family); nullopt: either.
+    std::optional<IpFamily> family;
+  };
+
+  // The first kEspInUdp member is the primary one: local_endpoint() and send_to() of UDP
+  // endpoints (port != 0) are its. Errors: no member, a null socket, epoll failures.
+  static Result<std::unique_ptr<CombinedDatagramSocket>> open(std::vector<Member> members);
+
+  // An epoll fd over the members' fds: readable (level-triggered) while any member is.
+  int fd() const override { return epoll_.get(); }
+  Endpoint local_endpoint() const override;
+  // Calls each member's receive_batch once (until `batch` is full), starting one member further
+  // each call so that a busy member cannot keep the others waiting.
+  std::size_t receive_batch(PacketPool& pool, PacketBatch& batch) override;
+  // Sends through the member of each packet's transport, keeping the packets' order within each
+  // member. A packet no member carries (raw ESP with raw ESP off) is counted in
+  // counters().tx_unreachable. Returns how many the members sent.
+  std::size_t send_batch(std::span<PacketBuffer* const> packets) override;
+  // Port 0 in `to`: raw ESP through the member of that family; else the primary member.
+  Result<void> send_to(const Endpoint& from, const Endpoint& to, ByteSpan payload) override;
+  // Only what the combined socket itself dropped (no member for the transport); each member
+  // counts its own traffic.
+  const IoCounters& counters() const override { return counters_; }
+
+ private:
+  CombinedDatagramSocket(UniqueFd epoll, std::vector<Member> members);
+  // The index of the member that carries a packet with this transport; members_.size() when
+  // none does.
+  std::size_t member_index(Encapsulation encapsulation, const IpAddress& remote) const;
+
+  UniqueFd epoll_;
+  std::vector<Member> members_;
+  std::size_t primary_ = 0;
+  std::size_t next_receive_ = 0;  // receiving thread
+  // One scratch list per member, kMaxBatch each, allocated once (sending thread).
+  std::vector<std::vector<PacketBuffer*>> outgoing_;
+  IoCounters counters_;
+};
+
+}  // namespace uipsec
