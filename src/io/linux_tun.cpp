@@ -139,7 +139,7 @@ LinuxTun::LinuxTun(UniqueFd fd, std::string name, InterfaceIndex ifindex, std::u
 }
 
 Result<std::unique_ptr<LinuxTun>> LinuxTun::create(std::string_view name, std::uint32_t mtu,
-                                                   bool offload, bool gro) {
+                                                   bool offload, bool gro, bool multi_queue) {
   const std::string doing = "cannot create TUN device " + std::string(name);
   UIPSEC_TRY(check_name(name, doing));
   if (mtu < 68 || mtu > 65535) {
@@ -151,8 +151,9 @@ Result<std::unique_ptr<LinuxTun>> LinuxTun::create(std::string_view name, std::u
 
   // IFF_TUN_EXCL: fail instead of silently attaching to an existing persistent device.
   ifreq ifr = make_ifreq(name);
-  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL |  // 0x8000: the sign bit
-                                     (offload ? IFF_VNET_HDR : 0));
+  ifr.ifr_flags =
+      static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL |  // 0x8000: the sign bit
+                         (offload ? IFF_VNET_HDR : 0) | (multi_queue ? IFF_MULTI_QUEUE : 0));
   if (::ioctl(fd->get(), TUNSETIFF, &ifr) != 0) {
     const int error = errno;
     if (error == EPERM || error == EACCES) {
@@ -193,6 +194,28 @@ Result<std::unique_ptr<LinuxTun>> LinuxTun::create(std::string_view name, std::u
   auto tun = std::unique_ptr<LinuxTun>(new LinuxTun(std::move(*fd), std::move(actual), *ifindex,
                                                     mtu, /*persistent=*/false, offload, offloads));
   tun->gro_ = gro && (offloads & TUN_F_TSO4) != 0;
+  tun->multi_queue_ = multi_queue;
+  return tun;
+}
+
+Result<std::unique_ptr<LinuxTun>> LinuxTun::open_queue(bool gro) const {
+  const std::string doing = "cannot open another queue of TUN device " + name_;
+  if (!multi_queue_) return Error(doing + ": the device was made single-queue");
+  auto fd = open_tun(doing);
+  if (!fd.ok()) return fd.error();
+  ifreq ifr = make_ifreq(name_);
+  ifr.ifr_flags =
+      static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (vnet_hdr() ? IFF_VNET_HDR : 0));
+  if (::ioctl(fd->get(), TUNSETIFF, &ifr) != 0) {
+    const int error = errno;
+    return system_error(doing, error,
+                        error == EINVAL ? "the kernel allows at most 256 queues per device" : "");
+  }
+  const unsigned offloads = vnet_hdr() && offloads_ != 0 ? enable_offloads(fd->get()) : 0;
+  auto tun = std::unique_ptr<LinuxTun>(
+      new LinuxTun(std::move(*fd), name_, ifindex_, mtu_, persistent_, vnet_hdr(), offloads));
+  tun->gro_ = gro && (offloads & TUN_F_TSO4) != 0;
+  tun->multi_queue_ = true;
   return tun;
 }
 
@@ -213,9 +236,20 @@ Result<std::unique_ptr<LinuxTun>> LinuxTun::attach(std::string_view name, bool o
   // we ask for what the configuration wants.
   const std::optional<unsigned> sysfs_flags = read_sysfs_tun_flags(name);
   const bool device_vnet_hdr = sysfs_flags ? (*sysfs_flags & IFF_VNET_HDR) != 0 : offload;
+  // A multi-queue device must be asked for as one (else EINVAL); sysfs says which it is.
+  const bool device_multi_queue = sysfs_flags && (*sysfs_flags & IFF_MULTI_QUEUE) != 0;
   ifreq ifr = make_ifreq(name);
-  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (device_vnet_hdr ? IFF_VNET_HDR : 0));
-  if (::ioctl(fd->get(), TUNSETIFF, &ifr) != 0) {
+  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (device_vnet_hdr ? IFF_VNET_HDR : 0) |
+                                     (device_multi_queue ? IFF_MULTI_QUEUE : 0));
+  int status = ::ioctl(fd->get(), TUNSETIFF, &ifr);
+  if (status != 0 && errno == EINVAL && !sysfs_flags) {
+    // sysfs could not tell (another network namespace's sysfs): maybe a multi-queue device.
+    ifr = make_ifreq(name);
+    ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE |
+                                       (device_vnet_hdr ? IFF_VNET_HDR : 0));
+    status = ::ioctl(fd->get(), TUNSETIFF, &ifr);
+  }
+  if (status != 0) {
     const int error = errno;
     if (error == EPERM || error == EACCES) {
       return system_error(
@@ -226,8 +260,7 @@ Result<std::unique_ptr<LinuxTun>> LinuxTun::attach(std::string_view name, bool o
     }
     if (error == EINVAL) {
       return system_error(doing, error,
-                          "it is not a single-queue TUN device: a TAP or multi-queue device, or "
-                          "another kind of interface");
+                          "it is not a TUN device: a TAP device or another kind of interface");
     }
     if (error == EBUSY) {
       return system_error(doing, error, "another process has it open");
@@ -257,6 +290,7 @@ Result<std::unique_ptr<LinuxTun>> LinuxTun::attach(std::string_view name, bool o
   auto tun = std::unique_ptr<LinuxTun>(new LinuxTun(std::move(*fd), std::move(actual), *ifindex,
                                                     *mtu, /*persistent=*/true, vnet_hdr, offloads));
   tun->gro_ = gro && (offloads & TUN_F_TSO4) != 0;
+  tun->multi_queue_ = (got.ifr_flags & IFF_MULTI_QUEUE) != 0;
   return tun;
 }
 

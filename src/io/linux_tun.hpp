@@ -1,5 +1,5 @@
 // LinuxTun: a Linux TUN device (drivers/net/tun.c) opened through /dev/net/tun, layer 3 without
-// packet information (IFF_TUN | IFF_NO_PI), one queue, non-blocking.
+// packet information (IFF_TUN | IFF_NO_PI), non-blocking; one object is one queue of the device.
 //
 // Two ways to get one:
 //   create(): a new device that lives as long as this object (needs CAP_NET_ADMIN); the MTU is
@@ -18,6 +18,12 @@
 // (write_batch then rewrites the headers of the first packet of each such run).
 // A device without IFF_VNET_HDR (offload off, or attach() to a device made without vnet_hdr)
 // behaves as before: one packet per read() and write().
+//
+// Queues (IFF_MULTI_QUEUE): create() with queues > 1 makes a multi-queue device; open_queue()
+// attaches one more queue to it (one per worker: the kernel spreads the packets routed into the
+// device over the queues by flow hash). attach() opens a multi-queue device as such when sysfs
+// says it is one; a device made single-queue has exactly one queue (multi_queue() is false and
+// open_queue() fails), so the daemon falls back to one worker.
 #pragma once
 
 #include <sys/types.h>
@@ -42,8 +48,10 @@ class LinuxTun final : public TunDevice {
   // Closing (destroying this object) removes the device.
   // `offload`: ask for IFF_VNET_HDR and segmentation offloads (see above).
   // `gro` (with offload): coalesce TCP segments into super-packets on write (see above).
+  // `multi_queue`: make it an IFF_MULTI_QUEUE device, so that open_queue() can add queues.
   static Result<std::unique_ptr<LinuxTun>> create(std::string_view name, std::uint32_t mtu,
-                                                  bool offload = false, bool gro = false);
+                                                  bool offload = false, bool gro = false,
+                                                  bool multi_queue = false);
   // Opens the existing persistent TUN device `name` without changing its MTU or state; mtu() is
   // read from the kernel. Destroying this object leaves the device in place.
   // With `offload`, a device made with vnet_hdr (its tun_flags in sysfs say so) is opened with
@@ -51,12 +59,19 @@ class LinuxTun final : public TunDevice {
   static Result<std::unique_ptr<LinuxTun>> attach(std::string_view name, bool offload = false,
                                                   bool gro = false);
 
+  // One more queue of this multi-queue device, with the same framing and offloads; the device
+  // lives until its last queue is closed. Fails on a single-queue device, or when the kernel's
+  // queue limit (256) is reached.
+  Result<std::unique_ptr<LinuxTun>> open_queue(bool gro) const;
+
   int fd() const override { return fd_.get(); }
   const std::string& name() const override { return name_; }
   InterfaceIndex ifindex() const override { return ifindex_; }
   std::uint32_t mtu() const override { return mtu_; }
   // True for a device made by attach() (the kernel keeps it after we close it).
   bool persistent() const { return persistent_; }
+  // Whether the device has IFF_MULTI_QUEUE (open_queue() works).
+  bool multi_queue() const { return multi_queue_; }
   // Whether every read and write carries a virtio-net header (TUNGETIFF says IFF_VNET_HDR).
   bool vnet_hdr() const { return read_buffer_ != nullptr; }
   // The TUN_F_* flags TUNSETOFFLOAD accepted (0 without vnet_hdr).
@@ -90,6 +105,7 @@ class LinuxTun final : public TunDevice {
   InterfaceIndex ifindex_;
   std::uint32_t mtu_;
   bool persistent_;
+  bool multi_queue_ = false;
   unsigned offloads_ = 0;
   bool gro_ = false;
   IoCounters counters_;

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "base/unique_fd.hpp"
 #include "io/netns_test_support.hpp"
@@ -198,6 +200,84 @@ TEST(LinuxTun, ReadsPacketsTheKernelRoutesIntoIt) {
     }
     EXPECT_EQ(batch.size, 0u);
     EXPECT_EQ(pool.available(), pool.count());
+  });
+}
+
+// A multi-queue device: the kernel spreads flows over the queues by hash, so many flows reach
+// more than one queue; every packet is read from exactly one of them.
+TEST(LinuxTun, MultiQueueSpreadsFlowsOverQueues) {
+  UIPSEC_IN_NETNS([] {
+    require_tun();
+    auto first = LinuxTun::create("utun0", 1400, /*offload=*/true, /*gro=*/false,
+                                  /*multi_queue=*/true);
+    ASSERT_TRUE(first.ok()) << first.error().message();
+    EXPECT_TRUE((*first)->multi_queue());
+    std::vector<std::unique_ptr<LinuxTun>> queues;
+    queues.push_back(std::move(*first));
+    for (int i = 1; i < 4; ++i) {
+      auto q = queues.front()->open_queue(/*gro=*/false);
+      ASSERT_TRUE(q.ok()) << q.error().message();
+      EXPECT_EQ((*q)->ifindex(), queues.front()->ifindex());
+      EXPECT_EQ((*q)->vnet_hdr(), queues.front()->vnet_hdr());
+      queues.push_back(std::move(*q));
+    }
+    ASSERT_EQ(test::add_address("utun0", "198.18.0.1/24"), "");
+    constexpr int kFlows = 64;
+    for (int port = 0; port < kFlows; ++port) {
+      send_udp(ip("198.18.0.2"), static_cast<std::uint16_t>(20000 + port), 100, 0xd4);
+    }
+    PacketPool pool(kFlows * 2);
+    int total = 0;
+    int queues_used = 0;
+    for (auto& q : queues) {
+      PacketBatch batch;
+      q->read_batch(pool, batch);
+      int mine = 0;
+      for (std::size_t i = 0; i < batch.size; ++i) {
+        if (is_udp_to(*batch.packets[i], ip("198.18.0.2"), load_be16(batch.packets[i]->data() + 22),
+                      0xd4)) {
+          ++mine;
+        }
+        pool.release(batch.packets[i]);
+      }
+      total += mine;
+      if (mine > 0) ++queues_used;
+    }
+    EXPECT_EQ(total, kFlows) << "every packet from exactly one queue";
+    EXPECT_GE(queues_used, 2) << "64 flows hashed onto one of four queues";
+
+    queues.clear();
+    EXPECT_EQ(::if_nametoindex("utun0"), 0u) << "closing the last queue removes the device";
+
+    auto single = LinuxTun::create("utun1", 1400);
+    ASSERT_TRUE(single.ok()) << single.error().message();
+    EXPECT_FALSE((*single)->multi_queue());
+    auto refused = (*single)->open_queue(false);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message().find("single-queue"), std::string::npos)
+        << refused.error().message();
+  });
+}
+
+// A persistent multi-queue device (`ip tuntap add ... multi_queue`) is attached as one.
+TEST(LinuxTun, AttachesToMultiQueueDevice) {
+  UIPSEC_IN_NETNS([] {
+    require_tun();
+    {
+      UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+      ASSERT_TRUE(fd.valid());
+      ifreq ifr{};
+      std::strncpy(ifr.ifr_name, "mtun0", IFNAMSIZ - 1);
+      ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+      ASSERT_EQ(::ioctl(fd.get(), TUNSETIFF, &ifr), 0) << std::strerror(errno);
+      ASSERT_EQ(::ioctl(fd.get(), TUNSETPERSIST, 1UL), 0);
+    }
+    auto tun = LinuxTun::attach("mtun0");
+    ASSERT_TRUE(tun.ok()) << tun.error().message();
+    EXPECT_TRUE((*tun)->multi_queue());
+    auto second = (*tun)->open_queue(false);
+    ASSERT_TRUE(second.ok()) << second.error().message();
+    EXPECT_TRUE((*second)->persistent());
   });
 }
 

@@ -16,6 +16,7 @@
 // No allocation, logging or exceptions per datagram: the message arrays are allocated once.
 #include "io/udp_socket.hpp"
 
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
@@ -182,6 +183,24 @@ int set_buffer(int fd, int force_name, int name, int bytes) {
   return granted;
 }
 
+// Path MTU discovery that never refuses a send (WANT, not DO: DO fails what exceeds the known
+// path MTU with EMSGSIZE, WANT fragments it) and the ICMP errors in the error queue. A
+// dual-stack socket takes the IPv4 options too: IPv4 peers' ICMP errors go by them.
+Result<void> enable_path_mtu_reports(int fd, int family, bool dual_stack,
+                                     const std::string& doing) {
+  if (family == AF_INET || dual_stack) {
+    UIPSEC_TRY(set_int_option(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_WANT, doing,
+                              "IP_MTU_DISCOVER"));
+    UIPSEC_TRY(set_int_option(fd, IPPROTO_IP, IP_RECVERR, 1, doing, "IP_RECVERR"));
+  }
+  if (family == AF_INET6) {
+    UIPSEC_TRY(set_int_option(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_WANT, doing,
+                              "IPV6_MTU_DISCOVER"));
+    UIPSEC_TRY(set_int_option(fd, IPPROTO_IPV6, IPV6_RECVERR, 1, doing, "IPV6_RECVERR"));
+  }
+  return {};
+}
+
 std::string endpoint_text(const Endpoint& e) {
   return e.address.is_v6() ? "[" + e.address.to_string() + "]:" + std::to_string(e.port)
                            : e.address.to_string() + ":" + std::to_string(e.port);
@@ -237,6 +256,26 @@ UdpSocket::UdpSocket(UniqueFd fd, int family, Endpoint local)
       rx_(std::make_unique<ReceiveSlots>()),
       tx_(std::make_unique<SendSlots>()) {}
 
+namespace {
+
+// The reuseport group's selector: for UDP the program sees the datagram from its payload on
+// (the kernel pulls the UDP header first), so `ld [0]` is the ESP SPI, the non-ESP marker (0)
+// or, for a one-byte keepalive, an out-of-bounds load that ends the program with 0.
+Result<void> attach_spi_steering(int fd, unsigned group, const std::string& doing) {
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, group),
+      BPF_STMT(BPF_RET | BPF_A, 0),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(code)), code};
+  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof(program)) != 0) {
+    return system_error(doing + ": cannot attach the SPI steering program", errno);
+  }
+  return {};
+}
+
+}  // namespace
+
 UdpSocket::~UdpSocket() = default;
 
 Result<std::unique_ptr<UdpSocket>> UdpSocket::open(const UdpSocketOptions& options) {
@@ -277,6 +316,12 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::open(const UdpSocketOptions& optio
         set_int_option(fd.get(), IPPROTO_IPV6, IPV6_RECVTCLASS, 1, doing, "IPV6_RECVTCLASS"));
   }
   UIPSEC_TRY(set_int_option(fd.get(), SOL_SOCKET, SO_RXQ_OVFL, 1, doing, "SO_RXQ_OVFL"));
+  if (options.path_mtu) UIPSEC_TRY(enable_path_mtu_reports(fd.get(), family, !address, doing));
+  if (options.steer_group > 1) {
+    UIPSEC_TRY(set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, doing, "SO_REUSEPORT"));
+    if (options.steer_index == 0)
+      UIPSEC_TRY(attach_spi_steering(fd.get(), options.steer_group, doing));
+  }
   if (options.mark) {
     const int mark = static_cast<int>(*options.mark);
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {

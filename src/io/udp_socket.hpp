@@ -39,6 +39,20 @@ struct UdpSocketOptions {
   // UDP GRO on receive (UDP_GRO, Linux 5.0): trains of datagrams arrive as one message of up to
   // 64 KiB, cut into single datagrams here. Costs kGroSlots x 64 KiB of receive buffers.
   bool gro = false;
+  // Path MTU discovery: IP_MTU_DISCOVER / IPV6_MTU_DISCOVER = *_PMTUDISC_WANT (DF on what fits
+  // the path MTU the kernel knows, what does not is fragmented by the kernel, never refused) and
+  // IP_RECVERR / IPV6_RECVERR, so ICMP "too big" replies land in the error queue: the socket
+  // then polls EPOLLERR until read_socket_errors (io/socket_errors.hpp) drains it.
+  bool path_mtu = false;
+  // Several workers, one socket each: with steer_group > 1 the socket joins a SO_REUSEPORT group
+  // of that many sockets on the same address and port, and a classic BPF program
+  // (SO_ATTACH_REUSEPORT_CBPF, set by the member with steer_index 0, which must be opened first)
+  // hands each datagram to member `first payload word % steer_group`: the SPI for ESP, so all
+  // packets of one SA go to one member as long as the group is complete. IKE (marker 0) and
+  // keepalives go to member 0. Datagrams that arrive while the group is still filling up are
+  // spread by the kernel's flow hash (correct, only less local: see ReplayWindow).
+  unsigned steer_group = 1;
+  unsigned steer_index = 0;
 };
 
 // Owner: see DatagramSocket (one receiving thread, one sending thread, send_to from any).

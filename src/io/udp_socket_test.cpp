@@ -113,6 +113,48 @@ TEST(UdpSocket, ExchangesIpv4BatchesWithLocalAndRemoteAddresses) {
   });
 }
 
+// Three workers' sockets on one port: every datagram of one sender (one 4-tuple, which the
+// kernel's hash alone would give to a single member) goes to member SPI % 3.
+TEST(UdpSocket, SteersDatagramsBySpiAcrossTheGroup) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    std::vector<std::unique_ptr<UdpSocket>> members;
+    std::uint16_t port = 0;
+    for (unsigned i = 0; i < 3; ++i) {
+      UdpSocketOptions options;
+      options.address = ip("198.18.1.2");
+      options.port = port;
+      options.buffer_bytes = 1 << 20;
+      options.steer_group = 3;
+      options.steer_index = i;
+      auto s = UdpSocket::open(options);
+      ASSERT_TRUE(s.ok()) << s.error().message();
+      port = (*s)->local_endpoint().port;
+      members.push_back(std::move(*s));
+    }
+    auto sender = open_socket(ip("198.18.1.1"));
+    ASSERT_TRUE(sender);
+    PacketPool pool(64);
+    std::vector<PacketBuffer*> packets;
+    for (std::uint32_t spi = 0x100; spi < 0x100 + 30; ++spi) {
+      PacketBuffer* p = pool.acquire();
+      std::vector<std::uint8_t> bytes(64, 0);
+      store_be32(bytes.data(), spi);
+      ASSERT_TRUE(p->assign(bytes));
+      p->meta.remote = {ip("198.18.1.2"), port};
+      packets.push_back(p);
+    }
+    ASSERT_EQ(sender->send_batch(packets), 30u);
+    release(pool, packets);
+    for (unsigned i = 0; i < 3; ++i) {
+      auto got = receive(*members[i], pool, 10);
+      EXPECT_EQ(got.size(), 10u) << "member " << i;
+      for (PacketBuffer* p : got) EXPECT_EQ(load_be32(p->data()) % 3, i);
+      release(pool, got);
+    }
+  });
+}
+
 TEST(UdpSocket, SendsFromTheLocalAddressAsked) {
   UIPSEC_IN_NETNS([] {
     configure_loopback();
