@@ -13,6 +13,7 @@ packages=(
   pkg-config                                                   # finds libmnl
   iproute2 iputils-ping util-linux                             # demo and integration tests
   python3 python3-scapy python3-cryptography                   # ... and their independent ESP peer
+  nftables conntrack                                           # ... and the NAT in nat_test
 )
 
 missing=()

@@ -64,7 +64,8 @@ std::string Cli::usage() {
          "  uipsec policy delete|get SELECTOR dir in|out|fwd\n"
          "  uipsec policy list|flush|count\n"
          "  uipsec stats      every counter, including each drop reason\n"
-         "  uipsec monitor    acquire, expire and mapping events, IKE packets seen\n"
+         "  uipsec monitor    acquire, expire and mapping events, IKE packets seen (an IKE\n"
+         "                   daemon registers for their payloads: docs/CONTROL_PROTOCOL.md)\n"
          "\n"
          "  -S PATH   uipsecd's control socket (default /run/uipsec/uipsec.ctl)\n"
          "  --json    machine-readable output\n"
@@ -297,7 +298,8 @@ std::string format_monitor_message(const Json& m) {
   if (kind == "ike") {
     return "ike from " + m.value("remote", std::string("?")) + " to " +
            m.value("local", std::string("?")) + " (" + dump_json(m.value("size", Json(0))) +
-           " bytes; no IKE daemon registered)";
+           (m.value("handled", false) ? " bytes; handed to the IKE handler)"
+                                      : " bytes; no IKE daemon registered)");
   }
   auto event = from_json<IpsecEvent>(m);
   if (!event) return dump_json(m);

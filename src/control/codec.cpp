@@ -118,10 +118,10 @@ Result<void> decode_name(const Json& j, const std::string& path, const NameTable
 }
 
 constexpr std::array<Op, kOpCount> kOps = {
-    Op::kHello,      Op::kSpiAllocate,  Op::kSaAdd,     Op::kSaUpdate,
-    Op::kSaGet,      Op::kSaDelete,     Op::kSaList,    Op::kSaFlush,
-    Op::kPolicyAdd,  Op::kPolicyUpdate, Op::kPolicyGet, Op::kPolicyDelete,
-    Op::kPolicyList, Op::kPolicyFlush,  Op::kStats,     Op::kMonitor,
+    Op::kHello,     Op::kSpiAllocate,  Op::kSaAdd,      Op::kSaUpdate,    Op::kSaGet,
+    Op::kSaDelete,  Op::kSaList,       Op::kSaFlush,    Op::kPolicyAdd,   Op::kPolicyUpdate,
+    Op::kPolicyGet, Op::kPolicyDelete, Op::kPolicyList, Op::kPolicyFlush, Op::kStats,
+    Op::kMonitor,   Op::kIkeRegister,  Op::kIkeSend,
 };
 
 // --- Decoders: one overload per type, all declared before ObjectReader uses them ----------------
@@ -459,6 +459,7 @@ Result<void> decode(const Json& j, const std::string& path, SaFlags& out) {
   UIPSEC_TRY(o.open());
   UIPSEC_TRY(o.optional("esn", out.esn));
   UIPSEC_TRY(o.optional("follow_peer", out.follow_peer));
+  UIPSEC_TRY(o.optional("nat_keepalive", out.nat_keepalive));
   UIPSEC_TRY(o.optional("no_ecn", out.no_ecn));
   UIPSEC_TRY(o.optional("decap_dscp", out.decap_dscp));
   UIPSEC_TRY(o.optional("dont_encap_dscp", out.dont_encap_dscp));
@@ -757,6 +758,34 @@ Result<void> decode_args(const Json& j, const std::string& path, MonitorArgs& ou
   return o.finish();
 }
 
+Result<void> decode_args(const Json& j, const std::string& path, IkeRegisterArgs& out) {
+  ObjectReader o(j, path);
+  UIPSEC_TRY(o.open());
+  UIPSEC_TRY(o.optional("register", out.register_handler));
+  return o.finish();
+}
+
+// IKE payloads: hex, either case, no prefix; at most a frame's worth.
+Result<void> decode_payload(const Json& j, const std::string& path,
+                            std::vector<std::uint8_t>& out) {
+  if (!j.is_string()) return expected(path, "a string of hex digits", j);
+  auto bytes = parse_hex(j.get_ref<const std::string&>());
+  if (!bytes) return at(path, bytes.error().message());
+  out = std::move(*bytes);
+  return {};
+}
+
+Result<void> decode_args(const Json& j, const std::string& path, IkeSendArgs& out) {
+  ObjectReader o(j, path);
+  UIPSEC_TRY(o.open());
+  UIPSEC_TRY(o.required("local", out.local));
+  UIPSEC_TRY(o.required("remote", out.remote));
+  Json payload;
+  UIPSEC_TRY(o.required("payload", payload));
+  UIPSEC_TRY(decode_payload(payload, join(path, "payload"), out.payload));
+  return o.finish();
+}
+
 Result<void> decode_args(const Json& j, const std::string& path, NoArgs&) {
   ObjectReader o(j, path);
   UIPSEC_TRY(o.open());
@@ -803,6 +832,10 @@ Result<RequestArgs> decode_args_for(Op op, const Json& j) {
       return decode_args_as<PolicyIdArgs>(j, path);
     case Op::kMonitor:
       return decode_args_as<MonitorArgs>(j, path);
+    case Op::kIkeRegister:
+      return decode_args_as<IkeRegisterArgs>(j, path);
+    case Op::kIkeSend:
+      return decode_args_as<IkeSendArgs>(j, path);
     case Op::kSaFlush:
     case Op::kPolicyList:
     case Op::kPolicyFlush:
@@ -867,6 +900,12 @@ Json args_json(const SaListArgs& a) { return Json{{"keys", a.keys == KeyDisclosu
 Json args_json(const PolicyConfig& a) { return to_json(a); }
 Json args_json(const PolicyIdArgs& a) { return Json{{"id", to_json(a.id)}}; }
 Json args_json(const MonitorArgs& a) { return Json{{"subscribe", a.subscribe}}; }
+Json args_json(const IkeRegisterArgs& a) { return Json{{"register", a.register_handler}}; }
+Json args_json(const IkeSendArgs& a) {
+  return Json{{"local", endpoint_json(a.local)},
+              {"remote", endpoint_json(a.remote)},
+              {"payload", to_hex(a.payload)}};
+}
 
 template <class T>
 Result<T> decode_value(const Json& json, std::string_view path) {
@@ -921,6 +960,7 @@ Json to_json(const SaConfig& c, KeyDisclosure keys) {
       {"outbound_sequence", c.outbound_sequence},
       {"flags", Json{{"esn", c.flags.esn},
                      {"follow_peer", c.flags.follow_peer},
+                     {"nat_keepalive", c.flags.nat_keepalive},
                      {"no_ecn", c.flags.no_ecn},
                      {"decap_dscp", c.flags.decap_dscp},
                      {"dont_encap_dscp", c.flags.dont_encap_dscp}}},
@@ -1096,6 +1136,10 @@ std::string_view op_name(Op op) {
       return "stats";
     case Op::kMonitor:
       return "monitor";
+    case Op::kIkeRegister:
+      return "ike.register";
+    case Op::kIkeSend:
+      return "ike.send";
   }
   return "invalid";
 }
@@ -1192,6 +1236,42 @@ Result<ServerMessage> parse_server_message(std::string_view body) {
 }
 
 Json overflow_message(std::uint64_t lost) { return Json{{"event", "overflow"}, {"lost", lost}}; }
+
+Json ike_message_event(const Endpoint& local, const Endpoint& remote, ByteSpan payload) {
+  return Json{{"event", "ike.message"},
+              {"local", endpoint_json(local)},
+              {"remote", endpoint_json(remote)},
+              {"payload", to_hex(payload)}};
+}
+
+Json ike_notice_event(const Endpoint& local, const Endpoint& remote, std::uint32_t size,
+                      bool handled) {
+  const auto text = [](const Endpoint& e) {
+    return e.address.is_v6() ? "[" + e.address.to_string() + "]:" + std::to_string(e.port)
+                             : e.address.to_string() + ":" + std::to_string(e.port);
+  };
+  return Json{{"event", "ike"},
+              {"remote", text(remote)},
+              {"local", text(local)},
+              {"size", size},
+              {"handled", handled}};
+}
+
+Result<IkeMessage> parse_ike_message_event(const Json& json) {
+  ObjectReader o(json, "");
+  UIPSEC_TRY(o.open());
+  std::string kind;
+  UIPSEC_TRY(o.required("event", kind));
+  if (kind != "ike.message") return Error("event: expected \"ike.message\", got " + kind);
+  IkeMessage message;
+  UIPSEC_TRY(o.required("local", message.local));
+  UIPSEC_TRY(o.required("remote", message.remote));
+  Json payload;
+  UIPSEC_TRY(o.required("payload", payload));
+  UIPSEC_TRY(decode_payload(payload, "payload", message.payload));
+  UIPSEC_TRY(o.finish());
+  return message;
+}
 
 // --- Helpers ------------------------------------------------------------------------------------
 

@@ -13,8 +13,10 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "backend/ipsec_backend.hpp"
+#include "base/bytes.hpp"
 #include "base/result.hpp"
 
 namespace uipsec {
@@ -23,7 +25,7 @@ using Json = nlohmann::json;
 
 // Bumped whenever a message or a field changes meaning or a field is added or removed (decoders
 // refuse unknown fields, so additions are changes too).
-inline constexpr std::uint32_t kControlProtocolVersion = 1;
+inline constexpr std::uint32_t kControlProtocolVersion = 2;
 // The largest frame body either side accepts (a list answer is sent in chunks well below it).
 inline constexpr std::size_t kMaxMessageSize = 16u << 20;
 // Deepest nesting of arrays and objects a message may have; checked before parsing, because the
@@ -89,8 +91,10 @@ enum class Op : std::uint8_t {
   kPolicyFlush,
   kStats,
   kMonitor,
+  kIkeRegister,
+  kIkeSend,
 };
-inline constexpr std::size_t kOpCount = 16;
+inline constexpr std::size_t kOpCount = 18;
 
 // "sa.add", "policy.list", ...
 std::string_view op_name(Op op);
@@ -125,11 +129,19 @@ struct PolicyIdArgs {  // policy.get, policy.delete
 struct MonitorArgs {
   bool subscribe = true;  // false ends a subscription
 };
+struct IkeRegisterArgs {
+  bool register_handler = true;  // "register": false ends the registration
+};
+struct IkeSendArgs {
+  Endpoint local;   // the port picks uipsecd's socket: NAT-T (marker added) or IKE port
+  Endpoint remote;  // the peer
+  std::vector<std::uint8_t> payload;  // the IKE message; "payload" is hex in JSON
+};
 struct NoArgs {};  // sa.flush, policy.flush, stats
 
-using RequestArgs =
-    std::variant<NoArgs, HelloArgs, SpiAllocateArgs, SaConfig, SaUpdateArgs, SaGetArgs,
-                 SaDeleteArgs, SaListArgs, PolicyConfig, PolicyIdArgs, MonitorArgs>;
+using RequestArgs = std::variant<NoArgs, HelloArgs, SpiAllocateArgs, SaConfig, SaUpdateArgs,
+                                 SaGetArgs, SaDeleteArgs, SaListArgs, PolicyConfig, PolicyIdArgs,
+                                 MonitorArgs, IkeRegisterArgs, IkeSendArgs>;
 
 // A request whose id is known but whose op and arguments are not checked yet.
 struct RequestEnvelope {
@@ -175,6 +187,21 @@ Result<ServerMessage> parse_server_message(std::string_view body);
 
 // {"event": "overflow", "lost": N}: N monitor messages were dropped for this subscriber.
 Json overflow_message(std::uint64_t lost);
+
+// {"event": "ike.message", "local": Endpoint, "remote": Endpoint, "payload": hex}: an IKE message
+// for the registered IKE handler (non-ESP marker already removed).
+Json ike_message_event(const Endpoint& local, const Endpoint& remote, ByteSpan payload);
+// {"event": "ike", "local": "ADDR:PORT", "remote": "ADDR:PORT", "size": N, "handled": bool}: what
+// monitor subscribers see of each IKE message.
+Json ike_notice_event(const Endpoint& local, const Endpoint& remote, std::uint32_t size,
+                      bool handled);
+struct IkeMessage {
+  Endpoint local;
+  Endpoint remote;
+  std::vector<std::uint8_t> payload;
+};
+// Decodes an "ike.message" event.
+Result<IkeMessage> parse_ike_message_event(const Json& json);
 
 struct HelloResult {
   std::uint32_t protocol = kControlProtocolVersion;

@@ -438,6 +438,10 @@ TEST(ControlCodec, EveryRequestRoundTrips) {
       {Op::kPolicyFlush, NoArgs{}},
       {Op::kStats, NoArgs{}},
       {Op::kMonitor, MonitorArgs{false}},
+      {Op::kIkeRegister, IkeRegisterArgs{false}},
+      {Op::kIkeSend, IkeSendArgs{Endpoint{g.address(IpFamily::kV6), 4500},
+                                 Endpoint{g.address(IpFamily::kV6), 31000},
+                                 {0x00, 0x11, 0xfe, 0xff}}},
   };
   ASSERT_EQ(requests.size(), kOpCount);
   std::uint64_t id = kU64Max - 20;
@@ -455,6 +459,35 @@ TEST(ControlCodec, EveryRequestRoundTrips) {
     EXPECT_EQ(to_json(*decoded), j) << op_name(op);
     EXPECT_EQ(parse_op(op_name(op)).value(), op);
   }
+}
+
+TEST(ControlCodec, IkeSendPayloadsAreHex) {
+  auto envelope = parse_request_envelope(
+      R"({"id": 5, "op": "ike.send", "args": {"local": {"address": "198.18.0.1", "port": 500},
+          "remote": {"address": "198.18.0.2", "port": 500}, "payload": "0xA0b1"}})");
+  ASSERT_TRUE(envelope.ok());
+  auto request = decode_request(*envelope);
+  ASSERT_TRUE(request.ok()) << request.error().message();
+  EXPECT_EQ(std::get<IkeSendArgs>(request->args).payload, (std::vector<std::uint8_t>{0xa0, 0xb1}));
+  EXPECT_EQ(args_to_json(request->args)["payload"], "a0b1");
+  for (const char* bad : {R"("abc")", R"("zz")", "17"}) {
+    envelope = parse_request_envelope(
+        std::string(R"({"id": 5, "op": "ike.send", "args": {"local": {"address": "198.18.0.1",
+          "port": 500}, "remote": {"address": "198.18.0.2", "port": 500}, "payload": )") +
+        bad + "}}");
+    ASSERT_TRUE(envelope.ok());
+    request = decode_request(*envelope);
+    ASSERT_FALSE(request.ok()) << bad;
+    EXPECT_EQ(request.error().message().rfind("args.payload: ", 0), 0u)
+        << request.error().message();
+  }
+  const Json event = ike_message_event(Endpoint{*IpAddress::parse("2001:db8::1"), 4500},
+                                       Endpoint{*IpAddress::parse("2001:db8::2"), 4500},
+                                       std::vector<std::uint8_t>{0xab});
+  EXPECT_EQ(event["payload"], "ab");
+  Json broken = event;
+  broken["extra"] = 1;
+  EXPECT_FALSE(parse_ike_message_event(broken).ok());
 }
 
 TEST(ControlCodec, ArgsMayBeLeftOutWhenAnOpTakesNone) {
@@ -627,7 +660,7 @@ TEST(ControlCodec, ErrorsNameTheFieldAndWhatWasExpected) {
       {P("/op"), "sa.frobnicate", false,
        "op: unknown operation \"sa.frobnicate\"; expected one of hello, spi.allocate, sa.add, "
        "sa.update, sa.get, sa.delete, sa.list, sa.flush, policy.add, policy.update, policy.get, "
-       "policy.delete, policy.list, policy.flush, stats, monitor"},
+       "policy.delete, policy.list, policy.flush, stats, monitor, ike.register, ike.send"},
       {P("/op"), 5, false, "op: expected a string, got 5"},
       {P("/op"), nullptr, true, "op: missing (required)"},
       {P("/extra"), 1, false, "extra: unknown field"},

@@ -50,6 +50,13 @@ void every_value_decoder(const Json& json) {
   round_trip<uipsec::Statistics>(json, plain);
   round_trip<uipsec::IpsecEvent>(json, plain);
   round_trip<uipsec::HelloResult>(json, plain);
+  // An IKE handler's events: what decodes encodes back the same.
+  if (auto ike = uipsec::parse_ike_message_event(json); ike.ok()) {
+    const Json again = uipsec::ike_message_event(ike->local, ike->remote, ike->payload);
+    auto twice = uipsec::parse_ike_message_event(again);
+    check(twice.ok() && twice->payload == ike->payload && twice->local == ike->local &&
+          twice->remote == ike->remote);
+  }
 }
 
 void decode_body(std::string_view body) {

@@ -447,6 +447,18 @@ void ControlServer::execute(Client& c, Request& request) {
       reply(Json(nullptr));
       return;
     }
+    case Op::kIkeRegister:
+      register_ike_handler(c, id, std::get<IkeRegisterArgs>(request.args).register_handler);
+      return;
+    case Op::kIkeSend: {
+      if (ike_gateway_ == nullptr) {
+        respond_error(c, id, "this uipsecd does not relay IKE");
+        return;
+      }
+      const auto& args = std::get<IkeSendArgs>(request.args);
+      done(ike_gateway_->send_ike(args.local, args.remote, args.payload));
+      return;
+    }
   }
   respond_error(c, id, "op: not implemented");
 }
@@ -527,7 +539,75 @@ void ControlServer::update_interest(Client& c) {
   c.watching_write = write;
 }
 
+void ControlServer::register_ike_handler(Client& c, std::uint64_t id, bool register_handler) {
+  if (ike_gateway_ == nullptr) {
+    respond_error(c, id, "this uipsecd does not relay IKE");
+    return;
+  }
+  const int fd = c.fd.get();
+  if (!register_handler) {
+    if (ike_handler_fd_ == fd) {
+      ike_handler_fd_ = -1;
+      ike_gateway_->handler_changed(false);
+    }
+    respond(c, Response{id, true, Json(nullptr), {}, false});
+    return;
+  }
+  if (ike_handler_fd_ >= 0 && ike_handler_fd_ != fd) {
+    const auto other = clients_.find(ike_handler_fd_);
+    const std::string pid =
+        other != clients_.end() ? " (pid " + std::to_string(other->second->peer.pid) + ")" : "";
+    respond_error(c, id,
+                  "another connection" + pid +
+                      " is the IKE handler; only one may register at a time (its registration "
+                      "ends when it closes its connection or sends ike.register with register: "
+                      "false)");
+    return;
+  }
+  if (ike_handler_fd_ != fd) {
+    ike_handler_fd_ = fd;
+    ike_gateway_->handler_changed(true);
+  }
+  respond(c, Response{id, true, Json(nullptr), {}, false});
+}
+
+IkeDelivery ControlServer::deliver_ike(const Endpoint& local, const Endpoint& remote,
+                                       ByteSpan payload) {
+  const auto it = clients_.find(ike_handler_fd_);
+  if (ike_handler_fd_ < 0 || it == clients_.end() || it->second->dead) {
+    return IkeDelivery::kNoHandler;
+  }
+  Client& c = *it->second;
+  std::shared_ptr<const std::string> frame;
+  try {
+    frame = frame_of(ike_message_event(local, remote, payload));
+  } catch (const std::exception&) {
+    return IkeDelivery::kQueueFull;  // out of memory: as if there were no room
+  }
+  if (!frame || c.out_bytes + frame->size() > options_.max_queued_bytes ||
+      c.out.size() >= options_.max_queued_messages) {
+    return IkeDelivery::kQueueFull;
+  }
+  const bool was_idle = c.out.empty();
+  c.out_bytes += frame->size();
+  c.out.push_back(std::move(frame));
+  if (was_idle && !flush(c)) {
+    if (ike_handler_fd_ == serving_fd_) {
+      c.dead = true;
+    } else {
+      close_client(ike_handler_fd_);
+    }
+    return IkeDelivery::kDelivered;  // queued before the connection broke
+  }
+  if (ike_handler_fd_ != serving_fd_) update_interest(c);
+  return IkeDelivery::kDelivered;
+}
+
 void ControlServer::close_client(int fd) {
+  if (fd == ike_handler_fd_) {
+    ike_handler_fd_ = -1;
+    if (ike_gateway_ != nullptr) ike_gateway_->handler_changed(false);
+  }
   watcher_.unwatch(fd);
   clients_.erase(fd);
   if (!accepting_) {

@@ -26,6 +26,7 @@
 #include "base/result.hpp"
 #include "control/codec.hpp"
 #include "control/fd_watcher.hpp"
+#include "control/ike_gateway.hpp"
 #include "control/unix_socket.hpp"
 
 namespace uipsec {
@@ -81,6 +82,15 @@ class ControlServer final : public EventListener {
   // `message` must be an object with a string "event" (and below the frame limit).
   Result<void> publish(const Json& message);
 
+  // IKE relay (docs/CONTROL_PROTOCOL.md, "IKE"): with a gateway, one connection at a time may
+  // register as the IKE handler (ike.register) and any may send (ike.send); without one, both
+  // ops are refused. `gateway` must outlive the server or be unset first.
+  void set_ike_gateway(IkeGateway* gateway) { ike_gateway_ = gateway; }
+  // Queues {"event": "ike.message", ...} on the handler's connection, if one is registered and
+  // its queue has room (the message is never queued beyond the connection's limits).
+  IkeDelivery deliver_ike(const Endpoint& local, const Endpoint& remote, ByteSpan payload);
+  bool ike_handler_registered() const { return ike_handler_fd_ >= 0; }
+
   const std::string& path() const { return path_; }
   std::size_t client_count() const { return clients_.size(); }
   std::vector<ClientInfo> clients() const;
@@ -110,6 +120,7 @@ class ControlServer final : public EventListener {
   bool flush(Client& client);
   void update_interest(Client& client);
   void close_client(int fd);
+  void register_ike_handler(Client& client, std::uint64_t id, bool register_handler);
 
   IpsecBackend& backend_;
   FdWatcher& watcher_;
@@ -122,6 +133,8 @@ class ControlServer final : public EventListener {
   bool accepting_ = true;  // false while accept() fails for want of descriptors
   int serving_fd_ = -1;    // the client whose callback is running, if any
   std::map<int, std::unique_ptr<Client>> clients_;
+  IkeGateway* ike_gateway_ = nullptr;
+  int ike_handler_fd_ = -1;  // the connection registered as the IKE handler, if any
 };
 
 }  // namespace uipsec

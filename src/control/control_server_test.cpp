@@ -101,7 +101,8 @@ TEST_F(ControlServerTest, ReplacesAStaleSocket) {
   start();
   RawClient client(path_);
   ASSERT_TRUE(client.connected());
-  EXPECT_EQ(ask(client, 1, "hello", {{"protocol", 1}})["result"]["daemon"], "test 1.2.3");
+  EXPECT_EQ(ask(client, 1, "hello", {{"protocol", kControlProtocolVersion}})["result"]["daemon"],
+            "test 1.2.3");
 }
 
 TEST_F(ControlServerTest, RefusesASecondServerWhileTheFirstListens) {
@@ -145,17 +146,20 @@ TEST_F(ControlServerTest, ExplainsAPathThatDoesNotFit) {
 TEST_F(ControlServerTest, HelloReportsVersionsAndRefusesAnotherProtocol) {
   start();
   RawClient client(path_);
-  Json answer = ask(client, 7, "hello", {{"protocol", 1}, {"client", "test"}});
-  EXPECT_EQ(answer,
-            (Json{{"id", 7},
-                  {"ok", true},
-                  {"result",
-                   {{"protocol", 1}, {"daemon", "test 1.2.3"}, {"default_replay_window", 64}}}}));
-  answer = ask(client, 8, "hello", {{"protocol", 2}});
+  Json answer =
+      ask(client, 7, "hello", {{"protocol", kControlProtocolVersion}, {"client", "test"}});
+  EXPECT_EQ(answer, (Json{{"id", 7},
+                          {"ok", true},
+                          {"result",
+                           {{"protocol", kControlProtocolVersion},
+                            {"daemon", "test 1.2.3"},
+                            {"default_replay_window", 64}}}}));
+  answer = ask(client, 8, "hello", {{"protocol", kControlProtocolVersion + 1}});
   EXPECT_FALSE(answer["ok"].get<bool>());
-  EXPECT_EQ(answer["error"],
-            "uipsecd speaks control protocol 1, the client speaks 2; use the uipsec command of the "
-            "same release as uipsecd");
+  EXPECT_EQ(answer["error"], "uipsecd speaks control protocol " +
+                                 std::to_string(kControlProtocolVersion) + ", the client speaks " +
+                                 std::to_string(kControlProtocolVersion + 1) +
+                                 "; use the uipsec command of the same release as uipsecd");
 }
 
 TEST_F(ControlServerTest, SasAndPoliciesThroughRawRequests) {
@@ -895,6 +899,133 @@ TEST(ControlClientErrors, TimesOutWhenTheDaemonDoesNotAnswer) {
   ASSERT_FALSE(client.ok());
   EXPECT_EQ(client.error().message(), "no answer from uipsecd on " + dir.file("stuck.ctl") +
                                           " within 200 ms (hello); it may be stuck");
+}
+
+}  // namespace
+}  // namespace uipsec
+
+namespace uipsec {
+namespace {
+
+// What the daemon's IkeRelay does, recorded.
+class RecordingGateway final : public IkeGateway {
+ public:
+  void handler_changed(bool registered) override { changes.push_back(registered); }
+  Result<void> send_ike(const Endpoint& local, const Endpoint& remote, ByteSpan payload) override {
+    if (local.port != 4500 && local.port != 500) return Error("local.port: not ours");
+    sent.push_back(IkeMessage{local, remote, {payload.begin(), payload.end()}});
+    return {};
+  }
+  std::vector<bool> changes;
+  std::vector<IkeMessage> sent;
+};
+
+class ControlServerIkeTest : public ControlServerTest {
+ protected:
+  void SetUp() override {
+    start();
+    server_->set_ike_gateway(&gateway_);
+  }
+  RecordingGateway gateway_;
+};
+
+Endpoint endpoint(const char* address, std::uint16_t port) { return Endpoint{addr(address), port}; }
+
+TEST_F(ControlServerIkeTest, OneHandlerAtATimeUntilItsConnectionCloses) {
+  auto first = std::make_unique<RawClient>(path_);
+  RawClient second(path_);
+  EXPECT_EQ(server_->deliver_ike(endpoint("198.18.0.1", 500), endpoint("198.18.0.2", 500),
+                                 std::vector<std::uint8_t>{1}),
+            IkeDelivery::kNoHandler);
+  EXPECT_TRUE(ask(*first, 1, "ike.register")["ok"].get<bool>());
+  EXPECT_TRUE(ask(*first, 2, "ike.register")["ok"].get<bool>()) << "again: still the handler";
+  const Json refused = ask(second, 1, "ike.register");
+  EXPECT_FALSE(refused["ok"].get<bool>());
+  EXPECT_NE(refused["error"].get<std::string>().find("is the IKE handler; only one may register"),
+            std::string::npos)
+      << refused.dump();
+  EXPECT_EQ(gateway_.changes, (std::vector<bool>{true}));
+  EXPECT_TRUE(server_->ike_handler_registered());
+
+  first.reset();  // the connection closes: the registration ends
+  watcher_.drain();
+  EXPECT_FALSE(server_->ike_handler_registered());
+  EXPECT_EQ(gateway_.changes, (std::vector<bool>{true, false}));
+  EXPECT_TRUE(ask(second, 2, "ike.register")["ok"].get<bool>());
+  EXPECT_TRUE(ask(second, 3, "ike.register", {{"register", false}})["ok"].get<bool>());
+  EXPECT_EQ(gateway_.changes, (std::vector<bool>{true, false, true, false}));
+}
+
+TEST_F(ControlServerIkeTest, MessagesGoToTheHandlerOnlyAsHex) {
+  RawClient handler(path_), monitor(path_);
+  EXPECT_TRUE(ask(monitor, 1, "monitor")["ok"].get<bool>());
+  EXPECT_TRUE(ask(handler, 1, "ike.register")["ok"].get<bool>());
+  EXPECT_EQ(server_->deliver_ike(endpoint("2001:db8::1", 4500), endpoint("2001:db8::9", 31000),
+                                 std::vector<std::uint8_t>{0xde, 0xad, 0x01}),
+            IkeDelivery::kDelivered);
+  watcher_.drain();
+  const auto messages = handler.receive();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0], (Json{{"event", "ike.message"},
+                               {"local", {{"address", "2001:db8::1"}, {"port", 4500}}},
+                               {"remote", {{"address", "2001:db8::9"}, {"port", 31000}}},
+                               {"payload", "dead01"}}));
+  auto parsed = parse_ike_message_event(messages[0]);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  EXPECT_EQ(parsed->payload, (std::vector<std::uint8_t>{0xde, 0xad, 0x01}));
+  EXPECT_EQ(parsed->remote, endpoint("2001:db8::9", 31000));
+  EXPECT_TRUE(monitor.receive().empty()) << "IKE payloads go to the handler only";
+}
+
+TEST_F(ControlServerIkeTest, AHandlerThatDoesNotReadLosesMessagesNotMemory) {
+  options_.max_queued_messages = 8;
+  stop();
+  start();
+  server_->set_ike_gateway(&gateway_);
+  RawClient handler(path_);
+  EXPECT_TRUE(ask(handler, 1, "ike.register")["ok"].get<bool>());
+  // Nothing is read: the socket buffer fills first, then the queue's 8 messages.
+  const std::vector<std::uint8_t> payload(8000, 0x5a);
+  std::size_t delivered = 0, full = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const auto d =
+        server_->deliver_ike(endpoint("198.18.0.1", 500), endpoint("198.18.0.2", 500), payload);
+    (d == IkeDelivery::kDelivered ? delivered : full) += 1;
+  }
+  EXPECT_GT(full, 0u);
+  EXPECT_GT(delivered, 8u);
+  for (const auto& c : server_->clients()) EXPECT_LE(c.queued_messages, 8u);
+}
+
+TEST_F(ControlServerIkeTest, SendGoesThroughTheGatewayAndErrorsComeBack) {
+  RawClient client(path_);
+  const Json ok = ask(client, 1, "ike.send",
+                      {{"local", {{"address", "198.18.0.1"}, {"port", 4500}}},
+                       {"remote", {{"address", "198.18.0.2"}, {"port", 4500}}},
+                       {"payload", "0A0b0c"}});
+  EXPECT_TRUE(ok["ok"].get<bool>()) << ok.dump();
+  ASSERT_EQ(gateway_.sent.size(), 1u);
+  EXPECT_EQ(gateway_.sent[0].payload, (std::vector<std::uint8_t>{0x0a, 0x0b, 0x0c}));
+  EXPECT_EQ(gateway_.sent[0].remote, endpoint("198.18.0.2", 4500));
+
+  Json bad = ask(client, 2, "ike.send",
+                 {{"local", {{"address", "198.18.0.1"}, {"port", 4501}}},
+                  {"remote", {{"address", "198.18.0.2"}, {"port", 4500}}},
+                  {"payload", "00"}});
+  EXPECT_EQ(bad["error"], "local.port: not ours");
+  bad = ask(client, 3, "ike.send",
+            {{"local", {{"address", "198.18.0.1"}, {"port", 500}}},
+             {"remote", {{"address", "198.18.0.2"}, {"port", 500}}},
+             {"payload", "0g"}});
+  EXPECT_NE(bad["error"].get<std::string>().find("args.payload: "), std::string::npos)
+      << bad.dump();
+  EXPECT_EQ(gateway_.sent.size(), 1u);
+}
+
+TEST_F(ControlServerTest, WithoutAGatewayIkeOpsAreRefused) {
+  start();
+  RawClient client(path_);
+  EXPECT_EQ(ask(client, 1, "ike.register")["error"], "this uipsecd does not relay IKE");
 }
 
 }  // namespace

@@ -10,10 +10,12 @@
 #include <filesystem>
 
 #include "backend/local_backend.hpp"
+#include "backend/nat_keepalive.hpp"
 #include "backend/peer_follower.hpp"
 #include "base/unique_fd.hpp"
 #include "control/control_server.hpp"
 #include "daemon/daemon_backend.hpp"
+#include "daemon/ike_relay.hpp"
 #include "daemon/route_manager.hpp"
 #include "daemon/sequence_store.hpp"
 #include "daemon/worker.hpp"
@@ -47,11 +49,6 @@ class EventLoopWatcher final : public FdWatcher {
   EventLoop& loop_;
 };
 
-std::string endpoint_text(const Endpoint& e) {
-  return e.address.is_v6() ? "[" + e.address.to_string() + "]:" + std::to_string(e.port)
-                           : e.address.to_string() + ":" + std::to_string(e.port);
-}
-
 }  // namespace
 
 struct Daemon::Parts {
@@ -64,7 +61,10 @@ struct Daemon::Parts {
   std::unique_ptr<PolicyDatabase> spd;
   std::unique_ptr<EventQueue> events;
   std::unique_ptr<Dataplane> dataplane;
-  IkeNoticeQueue ike_notices{256};
+  IkeDatagramQueue ike_notices{kIkeQueueSlots};
+  std::unique_ptr<DatagramSocket> ike_socket;  // uipsec.ike_port, read by the control thread
+  std::unique_ptr<IkeRelay> ike;               // IKE to and from the registered handler
+  std::unique_ptr<NatKeepalive> keepalive;     // SAs with `flag nat-keepalive`
   std::unique_ptr<EventFd> wake;
   std::unique_ptr<Worker> worker;
   std::unique_ptr<LocalBackend> local;
@@ -115,16 +115,13 @@ struct Daemon::Parts {
   void drain_worker_events() {
     if (wake) wake->drain();
     local->tick();
-    IkeNotice notice;
-    while (ike_notices.try_pop(notice)) {
-      if (server) {
-        (void)server->publish(Json{{"event", "ike"},
-                                   {"remote", endpoint_text(notice.remote)},
-                                   {"local", endpoint_text(notice.local)},
-                                   {"size", notice.size},
-                                   {"handled", false}});
-      }
-    }
+    ike->drain();
+  }
+
+  void send_keepalives() {
+    keepalive->tick(*sad, clock.now(), [this](const Endpoint& from, const Endpoint& to) {
+      return ike->send_keepalive(from, to);
+    });
   }
 };
 
@@ -170,11 +167,44 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   worker_options.packet_buffers = config.packet_buffers;
   p->worker = std::make_unique<Worker>(*p->dataplane, 0, *p->tun, *p->socket, p->domain, *p->wake,
                                        p->ike_notices, p->clock, worker_options);
+  // IKE: the IKE port's socket (same mark and families as the ESP socket) and the relay.
+  if (config.ike_port != 0) {
+    UdpSocketOptions ike_options;
+    ike_options.port = config.ike_port;
+    ike_options.buffer_bytes = 256 << 10;
+    ike_options.mark = config.socket_mark;
+    // Not fatal: the ESP tunnels work without it (an unprivileged uipsecd cannot bind port 500,
+    // an IKE daemon may hold it); IKE over the NAT-T port still reaches the handler.
+    auto ike_socket = UdpSocket::open(ike_options);
+    if (ike_socket) {
+      p->ike_socket = std::move(*ike_socket);
+    } else {
+      std::fprintf(stderr,
+                   "uipsecd: uipsec.ike_port %u: %s; going on without the IKE socket (binding a "
+                   "port below 1024 needs CAP_NET_BIND_SERVICE; 0 turns it off)\n",
+                   static_cast<unsigned>(config.ike_port), ike_socket.error().message().c_str());
+    }
+  }
+  Parts* parts = p.get();
+  p->ike = std::make_unique<IkeRelay>(
+      p->dataplane->ike_handler_registered, *p->socket, p->ike_socket.get(), p->ike_notices,
+      [parts](const Endpoint& local, const Endpoint& remote, ByteSpan payload) {
+        return parts->server ? parts->server->deliver_ike(local, remote, payload)
+                             : IkeDelivery::kNoHandler;
+      },
+      [parts](const Endpoint& local, const Endpoint& remote, std::uint32_t size, bool handled) {
+        if (parts->server) {
+          (void)parts->server->publish(ike_notice_event(local, remote, size, handled));
+        }
+      });
+  p->keepalive = std::make_unique<NatKeepalive>(
+      static_cast<std::int64_t>(config.nat_keepalive_interval) * 1'000'000'000);
   LocalBackend::Options backend_options;
   backend_options.spi_range = config.spi_range;
   p->local = std::make_unique<LocalBackend>(
       p->domain, *p->sad, *p->spd, *p->events,
-      std::vector<const WorkerCounters*>{&p->worker->counters()}, p->clock, backend_options);
+      std::vector<const WorkerCounters*>{&p->worker->counters(), &p->ike->drop_counters()},
+      p->clock, backend_options);
 
   // 4. Routes.
   if (config.manage_routes) {
@@ -203,7 +233,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   p->backend = std::make_unique<DaemonBackend>(
       *p->local, p->routes.get(),
       std::vector<DaemonBackend::Seam>{{"tun", &p->tun->counters()},
-                                       {"socket", &p->socket->counters()}});
+                                       {"socket", &p->socket->counters()},
+                                       {"ike", &p->ike->counters()},
+                                       {"keepalive", &p->ike->keepalive_counters()}});
 
   // 5. Configured states and policies. A static SA continues above the sequence numbers an
   // earlier run reserved (daemon/sequence_store.hpp).
@@ -247,6 +279,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   if (!server) return server.error();
   p->server = std::move(*server);
   p->local->add_listener(*p->server);
+  p->server->set_ike_gateway(p->ike.get());
   p->follower = std::make_unique<PeerFollower>(*p->backend);
   p->local->add_listener(*p->follower);
 
@@ -258,7 +291,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   UIPSEC_TRY(p->loop->add(p->timer->fd(), EPOLLIN, [raw](std::uint32_t) {
     raw->timer->drain();
     raw->drain_worker_events();
+    raw->send_keepalives();
   }));
+  if (p->ike_socket) {
+    UIPSEC_TRY(p->loop->add(p->ike_socket->fd(), EPOLLIN,
+                            [raw](std::uint32_t) { (void)raw->ike->receive_ike_port(); }));
+  }
   UIPSEC_TRY(
       p->loop->add(p->wake->fd(), EPOLLIN, [raw](std::uint32_t) { raw->drain_worker_events(); }));
   if (p->routes) {

@@ -12,7 +12,8 @@ namespace uipsec {
 
 namespace {
 
-constexpr std::array<std::string_view, 14> kUipsecKeys = {
+constexpr std::array<std::string_view, 16> kUipsecKeys = {
+    "ike_port",        "nat_keepalive_interval",
     "nat_t_port",      "control_socket",
     "replay_window",   "spi_min",
     "spi_max",         "socket_buffer",
@@ -148,6 +149,16 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   auto port = u->get_uint("nat_t_port", 1, 65535, c.nat_t_port);
   if (!port) return port.error();
   c.nat_t_port = static_cast<std::uint16_t>(*port);
+  auto ike_port = u->get_uint("ike_port", 0, 65535, c.ike_port);
+  if (!ike_port) return ike_port.error();
+  c.ike_port = static_cast<std::uint16_t>(*ike_port);
+  if (c.ike_port == c.nat_t_port) {
+    return u->find_key("ike_port")
+        ->error("the IKE port must differ from nat_t_port (or be 0: off)");
+  }
+  auto keepalive = u->get_uint("nat_keepalive_interval", 0, 3600, c.nat_keepalive_interval);
+  if (!keepalive) return keepalive.error();
+  c.nat_keepalive_interval = static_cast<std::uint32_t>(*keepalive);
   c.control_socket = u->get_string("control_socket", c.control_socket);
   if (c.control_socket.empty() || c.control_socket.size() > 107) {
     return u->find_key("control_socket")->error("expected a socket path of 1..107 bytes");

@@ -56,6 +56,11 @@ struct DaemonConfig {
   bool route_rule_mark_invert = false;
   // uipsec.nat_t_port
   std::uint16_t nat_t_port = 4500;
+  // uipsec.ike_port: UDP port of the IKE socket relayed to the IKE handler (0: none)
+  std::uint16_t ike_port = 500;
+  // uipsec.nat_keepalive_interval: seconds without ESP to a peer before a NAT-keepalive goes to
+  // it, for SAs with `flag nat-keepalive` (0: never)
+  std::uint32_t nat_keepalive_interval = 20;
   // uipsec.control_socket
   std::string control_socket = kDefaultControlSocket;
   // uipsec.replay_window: used by SAs that do not set one (strongSwan's default is 32)

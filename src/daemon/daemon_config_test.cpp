@@ -81,6 +81,21 @@ TEST(DaemonConfig, ReadsEveryKey) {
   EXPECT_EQ(c->sequence_margin, 0x100000u);
 }
 
+TEST(DaemonConfig, IkePortAndKeepaliveInterval) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->ike_port, 500);
+  EXPECT_EQ(c->nat_keepalive_interval, 20u);
+  c = load("uipsec {\n  ike_port = 0\n  nat_keepalive_interval = 5\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->ike_port, 0);
+  EXPECT_EQ(c->nat_keepalive_interval, 5u);
+  c = load("uipsec {\n  ike_port = 4500\n}\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("must differ from nat_t_port"), std::string::npos);
+  EXPECT_FALSE(load("uipsec {\n  nat_keepalive_interval = 3601\n}\n").ok());
+}
+
 TEST(DaemonConfig, SequenceMarginZeroTurnsItOffAndTooLargeIsRefused) {
   auto off = load("uipsec {\n  sequence_margin = 0\n}\n");
   ASSERT_TRUE(off.ok()) << off.error().message();

@@ -41,7 +41,8 @@ Worker::Worker(Dataplane& dataplane, std::size_t index, TunDevice& tun, Datagram
       hold_(hold_limits(options)),
       outbound_(dataplane, index, counters_, &hold_),
       inbound_(dataplane, index, counters_),
-      pool_(options.packet_buffers, options.buffer_capacity) {
+      pool_(options.packet_buffers, options.buffer_capacity),
+      ike_slot_(std::make_unique<IkeDatagram>()) {
   // Made here, not in run(): stop() may come from another thread before or while run() starts,
   // and must find the descriptor it signals already in place (never written again).
   auto stop_fd = EventFd::create();
@@ -124,18 +125,35 @@ bool Worker::inbound_batch(Timestamp now) {
     if (v.disposition == Disposition::kDeliverToTun) {
       out[n++] = p;
     } else if (v.reason == DropReason::kIkeNoHandler || v.disposition == Disposition::kPassToIke) {
-      // No IKE daemon takes them yet: tell the control thread (monitor), bounded.
       ike_noticed = true;
-      if (!ike_notices_.try_push(
-              IkeNotice{p->meta.remote, p->meta.local, static_cast<std::uint32_t>(p->size())})) {
-        counters_.events_lost.add();
-      }
+      queue_ike(*p, v.disposition == Disposition::kPassToIke);
     }
   }
   if (n > 0) tun_.write_batch(std::span<PacketBuffer* const>(out.data(), n));
   release(batch_);
   wake_control_if_needed(ike_noticed);
   return true;
+}
+
+// An IKE message for the handler (`handled`: copied into a slot) or, without a handler, only its
+// endpoints and size for the monitor. Bounded: a full queue is a counted drop.
+void Worker::queue_ike(const PacketBuffer& packet, bool handled) {
+  if (handled && packet.size() > kMaxIkeMessage) {
+    counters_.drops.count(DropReason::kIkeTooBig);
+    return;
+  }
+  ike_slot_->remote = packet.meta.remote;
+  ike_slot_->local = packet.meta.local;
+  ike_slot_->size = static_cast<std::uint32_t>(packet.size());
+  ike_slot_->has_payload = handled;
+  if (handled) std::memcpy(ike_slot_->bytes.data(), packet.data(), packet.size());
+  if (!ike_notices_.try_push(std::move(*ike_slot_))) {
+    if (handled) {
+      counters_.drops.count(DropReason::kIkeQueueFull);
+    } else {
+      counters_.events_lost.add();
+    }
+  }
 }
 
 void Worker::wake_control_if_needed(bool ike_noticed) {

@@ -11,9 +11,11 @@
 //      TUN device and are counted (kBypassViaTun); packets for a PROTECT policy without an SA
 //      stay in the hold (a few per policy), the rest go back to the pool
 //   2. socket readable: receive a batch (DatagramSocket::receive_batch) -> InboundPath::process
-//      -> the decrypted packets into the TUN device in one write_batch; IKE datagrams are
-//      reported to the control thread (a bounded queue of notices) and dropped until an IKE
-//      daemon takes them
+//      -> the decrypted packets into the TUN device in one write_batch; IKE messages (marker
+//      stripped) are copied into the bounded queue to the control thread, which hands them to
+//      the registered IKE handler (without one, only their endpoints and size go, for the
+//      monitor); a full queue (ike-queue-full) or a message above kMaxIkeMessage (ike-too-big)
+//      is a counted drop
 //   3. every buffer goes back to the pool; the thread passes a QSBR quiescent point
 //   4. if the packet path queued events, wake the control thread
 // run() blocks in epoll_wait, QSBR-offline, while neither seam has anything: no busy polling
@@ -30,6 +32,7 @@
 #include "base/bounded_queue.hpp"
 #include "base/clock.hpp"
 #include "base/qsbr.hpp"
+#include "daemon/ike_datagram.hpp"
 #include "dataplane/acquire_hold.hpp"
 #include "dataplane/inbound_path.hpp"
 #include "dataplane/outbound_path.hpp"
@@ -40,13 +43,9 @@
 
 namespace uipsec {
 
-// An IKE datagram seen on the ESP socket (non-ESP marker), for `uipsec monitor`.
-struct IkeNotice {
-  Endpoint remote;
-  Endpoint local;
-  std::uint32_t size = 0;
-};
-using IkeNoticeQueue = BoundedQueue<IkeNotice>;
+// IKE datagrams seen on the ESP socket (non-ESP marker) go to the control thread in an
+// IkeDatagramQueue (daemon/ike_datagram.hpp), for the IKE handler and `uipsec monitor`.
+using IkeNoticeQueue = IkeDatagramQueue;
 
 class Worker {
  public:
@@ -102,6 +101,7 @@ class Worker {
   void release(PacketBatch& batch);
   void count_io_drops(const PacketBatch& batch);
   void wake_control_if_needed(bool ike_noticed);
+  void queue_ike(const PacketBuffer& packet, bool handled);
 
   Dataplane& dataplane_;
   TunDevice& tun_;
@@ -116,6 +116,7 @@ class Worker {
   InboundPath inbound_;
   PacketPool pool_;
   PacketBatch batch_;
+  std::unique_ptr<IkeDatagram> ike_slot_;  // filled, then moved into the IKE queue
   std::unique_ptr<QsbrReader> reader_;
   // Set once by the constructor; null only if eventfd failed (stop_error_ says why; run() fails).
   std::unique_ptr<EventFd> stop_;

@@ -123,14 +123,40 @@ TEST_F(WorkerTest, IkeIsNoticedKeepalivesAreNot) {
                  std::vector<std::uint8_t>{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8});
   worker_.poll_once();
   EXPECT_TRUE(tun_.take_written().empty());
-  IkeNotice notice;
-  ASSERT_TRUE(notices_.try_pop(notice));
-  EXPECT_EQ(notice.remote, (Endpoint{addr("198.18.0.2"), 4500}));
-  EXPECT_EQ(notice.size, 12u);
-  EXPECT_FALSE(notices_.try_pop(notice));
+  auto notice = std::make_unique<IkeDatagram>();
+  ASSERT_TRUE(notices_.try_pop(*notice));
+  EXPECT_EQ(notice->remote, (Endpoint{addr("198.18.0.2"), 4500}));
+  EXPECT_EQ(notice->size, 12u);
+  EXPECT_FALSE(notice->has_payload) << "no handler: only what the monitor shows";
+  EXPECT_FALSE(notices_.try_pop(*notice));
   EXPECT_GT(wake_.drain(), 0u) << "the control thread is woken for the monitor";
   EXPECT_EQ(worker_.counters().drops.get(DropReason::kNatKeepalive), 1u);
   EXPECT_EQ(worker_.counters().drops.get(DropReason::kIkeNoHandler), 1u);
+}
+
+TEST_F(WorkerTest, IkeForAHandlerIsQueuedWithoutTheMarkerAndBounded) {
+  host_.dataplane.ike_handler_registered.store(true);
+  const std::vector<std::uint8_t> ike{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+  for (int i = 0; i < 5; ++i) socket_.inject(Endpoint{addr("198.18.0.2"), 31000}, ike);
+  std::vector<std::uint8_t> big(kMaxIkeMessage + 5, 0x42);
+  big[0] = big[1] = big[2] = big[3] = 0;
+  socket_.inject(Endpoint{addr("198.18.0.2"), 31000}, big);
+  while (worker_.poll_once()) {
+  }
+  auto d = std::make_unique<IkeDatagram>();
+  for (int i = 0; i < 4; ++i) {  // the queue has 4 slots
+    ASSERT_TRUE(notices_.try_pop(*d));
+    EXPECT_TRUE(d->has_payload);
+    EXPECT_EQ(d->remote, (Endpoint{addr("198.18.0.2"), 31000}));
+    EXPECT_EQ(d->local, (Endpoint{addr("198.18.0.1"), 4500}));
+    EXPECT_EQ(std::vector<std::uint8_t>(d->bytes.begin(), d->bytes.begin() + d->size),
+              std::vector<std::uint8_t>(ike.begin() + 4, ike.end()));
+  }
+  EXPECT_FALSE(notices_.try_pop(*d));
+  EXPECT_EQ(worker_.counters().drops.get(DropReason::kIkeQueueFull), 1u);
+  EXPECT_EQ(worker_.counters().drops.get(DropReason::kIkeTooBig), 1u);
+  EXPECT_EQ(worker_.counters().drops.get(DropReason::kIkeNoHandler), 0u);
+  EXPECT_EQ(worker_.pool().available(), 8u);
 }
 
 TEST_F(WorkerTest, AnAcquireWakesTheControlThread) {

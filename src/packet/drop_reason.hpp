@@ -15,6 +15,8 @@ namespace uipsec {
   X(kTruncated, "truncated")                  /* shorter than the headers it claims */        \
   X(kNatKeepalive, "nat-keepalive")           /* RFC 3948 single 0xff byte: consumed */       \
   X(kIkeNoHandler, "ike-no-handler")          /* non-ESP marker, no IKE daemon registered */  \
+  X(kIkeQueueFull, "ike-queue-full")          /* IKE datagram, the handler's queue is full */ \
+  X(kIkeTooBig, "ike-too-big")                /* IKE datagram above kMaxIkeMessage bytes */   \
   X(kUnknownSpi, "unknown-spi")               /* no inbound SA for this SPI and address */    \
   X(kEncapsulationMismatch, "encap-mismatch") /* raw ESP for a UDP SA, or the reverse */      \
   /* Inbound, per SA */                                                                       \

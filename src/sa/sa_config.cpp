@@ -57,6 +57,9 @@ Result<void> SaConfig::validate() const {
   if (flags.follow_peer && !encap) {
     return Error("flag follow-peer: needs 'encap espinudp' (a raw ESP peer has no port to follow)");
   }
+  if (flags.nat_keepalive && !encap) {
+    return Error("flag nat-keepalive: needs 'encap espinudp' (keepalives keep a NAT mapping open)");
+  }
   if (flags.follow_peer && replay_window == 0) {
     return Error(
         "flag follow-peer: needs a replay window (replay-window > 0), or a replayed packet sent "

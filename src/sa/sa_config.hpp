@@ -79,6 +79,10 @@ struct SaFlags {
   // peer move there (port float after a NAT rebinding; PeerFollower). Needs ESP in UDP and a
   // replay window: a replayed packet from elsewhere must not move the tunnel.
   bool follow_peer = false;
+  // `flag nat-keepalive` (uipsec's own, set by the IKE daemon when it finds us behind a NAT):
+  // on an outbound ESP-in-UDP SA, send NAT-keepalives (RFC 3948 §2.3) to its peer whenever no
+  // ESP went there for uipsec.nat_keepalive_interval (backend/nat_keepalive.hpp).
+  bool nat_keepalive = false;
   // Tunnel mode, DSCP and ECN between inner and outer header (esp/tunnel_tos.hpp, RFC 6040):
   bool no_ecn = false;           // `flag noecn`: no ECN in the outer header, outer ECN ignored
   bool decap_dscp = false;       // `flag decap-dscp`: the outer DSCP replaces the inner one

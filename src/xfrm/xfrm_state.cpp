@@ -273,7 +273,8 @@ Result<void> StateParser::parse_argument(std::string_view keyword) {
 Result<void> StateParser::parse_flags() {
   bool first = true;
   while (!reader_.at_end() &&
-         (first || contains(kLinuxFlags, reader_.peek()) || reader_.peek() == "follow-peer")) {
+         (first || contains(kLinuxFlags, reader_.peek()) || reader_.peek() == "follow-peer" ||
+          reader_.peek() == "nat-keepalive")) {
     const std::string_view flag = reader_.next();
     if (flag == "esn") {
       config_.flags.esn = true;
@@ -283,19 +284,24 @@ Result<void> StateParser::parse_flags() {
       config_.flags.decap_dscp = true;
     } else if (flag == "follow-peer") {
       config_.flags.follow_peer = true;
+    } else if (flag == "nat-keepalive") {
+      config_.flags.nat_keepalive = true;
     } else if (contains(kLinuxFlags, flag)) {
       return Error("flag " + std::string(flag) +
                    " is not implemented by uipsec yet (implemented: esn, noecn, decap-dscp, "
-                   "follow-peer)");
+                   "follow-peer, nat-keepalive)");
     } else {
       return Error(
-          "flag: expected esn, noecn, decap-dscp or follow-peer (nopmtudisc, wildrecv, icmp, "
-          "af-unspec and align4 are not implemented yet), got " +
+          "flag: expected esn, noecn, decap-dscp, follow-peer or nat-keepalive (nopmtudisc, "
+          "wildrecv, icmp, af-unspec and align4 are not implemented yet), got " +
           quote(flag));
     }
     first = false;
   }
-  if (first) return Error("flag: missing value (expected esn, noecn, decap-dscp or follow-peer)");
+  if (first) {
+    return Error(
+        "flag: missing value (expected esn, noecn, decap-dscp, follow-peer or nat-keepalive)");
+  }
   return {};
 }
 
@@ -640,6 +646,7 @@ std::vector<std::string> state_arguments(const SaConfig& c) {
   if (c.flags.no_ecn) flags.emplace_back("noecn");
   if (c.flags.decap_dscp) flags.emplace_back("decap-dscp");
   if (c.flags.follow_peer) flags.emplace_back("follow-peer");
+  if (c.flags.nat_keepalive) flags.emplace_back("nat-keepalive");
   if (!flags.empty()) {
     out.emplace_back("flag");
     out.insert(out.end(), flags.begin(), flags.end());
@@ -684,12 +691,14 @@ std::string format_state(const SaInfo& info, const XfrmListOptions& options) {
   out += "\tproto esp spi " + hex_text(c.spi.value(), 8) + " reqid " +
          std::to_string(c.reqid.value()) + " mode " + std::string(mode_name(c.mode)) + "\n";
   out += "\treplay-window " + std::to_string(c.replay_window);
-  if (c.flags.esn || c.flags.no_ecn || c.flags.decap_dscp || c.flags.follow_peer) {
+  if (c.flags.esn || c.flags.no_ecn || c.flags.decap_dscp || c.flags.follow_peer ||
+      c.flags.nat_keepalive) {
     out += " flag";
     if (c.flags.esn) out += " esn";
     if (c.flags.no_ecn) out += " noecn";
     if (c.flags.decap_dscp) out += " decap-dscp";
     if (c.flags.follow_peer) out += " follow-peer";
+    if (c.flags.nat_keepalive) out += " nat-keepalive";
   }
   if (c.flags.dont_encap_dscp) out += " extra-flag dont-encap-dscp";
   out += "\n";

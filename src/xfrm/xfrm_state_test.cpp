@@ -182,12 +182,12 @@ TEST(XfrmState, ReplayWindowSequenceNumbersAndEsn) {
 TEST(XfrmState, FlagsOtherThanEsnAreNotImplemented) {
   EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag esn nopmtudisc"),
             "flag nopmtudisc is not implemented by uipsec yet (implemented: esn, noecn, "
-            "decap-dscp, follow-peer)");
+            "decap-dscp, follow-peer, nat-keepalive)");
   EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag 0x80"),
-            "flag: expected esn, noecn, decap-dscp or follow-peer (nopmtudisc, wildrecv, icmp, "
-            "af-unspec and align4 are not implemented yet), got '0x80'");
+            "flag: expected esn, noecn, decap-dscp, follow-peer or nat-keepalive (nopmtudisc, "
+            "wildrecv, icmp, af-unspec and align4 are not implemented yet), got '0x80'");
   EXPECT_EQ(state_error("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2000 flag"),
-            "flag: missing value (expected esn, noecn, decap-dscp or follow-peer)");
+            "flag: missing value (expected esn, noecn, decap-dscp, follow-peer or nat-keepalive)");
 }
 
 TEST(XfrmState, EcnAndDscpFlagsRoundTrip) {
@@ -226,6 +226,26 @@ TEST(XfrmState, FollowPeerNeedsEncapsulationAndAReplayWindow) {
   EXPECT_EQ(state_error(base + "flag follow-peer encap espinudp 4500 4500 0.0.0.0"),
             "flag follow-peer: needs a replay window (replay-window > 0), or a replayed packet "
             "sent from another address could move the tunnel");
+}
+
+TEST(XfrmState, NatKeepaliveNeedsEncapsulationAndRoundTrips) {
+  const std::string base =
+      "src 198.18.0.1 dst 198.18.0.2 proto esp spi 0x2000 aead rfc4106(gcm(aes)) 0x" +
+      std::string(40, 'b') + " 128 ";
+  const SaConfig c =
+      ok_state(base +
+               "flag follow-peer nat-keepalive replay-window 64 encap espinudp 4500 4500 "
+               "0.0.0.0");
+  EXPECT_TRUE(c.flags.nat_keepalive);
+  EXPECT_TRUE(c.flags.follow_peer);
+  std::string again;
+  for (const std::string& word : state_arguments(c)) again += word + " ";
+  EXPECT_EQ(ok_state(again).flags, c.flags);
+  SaInfo info;
+  info.config = c;
+  EXPECT_NE(format_state(info, false).find("flag follow-peer nat-keepalive"), std::string::npos);
+  EXPECT_EQ(state_error(base + "flag nat-keepalive"),
+            "flag nat-keepalive: needs 'encap espinudp' (keepalives keep a NAT mapping open)");
 }
 
 TEST(XfrmState, Selectors) {
