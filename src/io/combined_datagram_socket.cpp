@@ -31,6 +31,7 @@ Result<std::unique_ptr<CombinedDatagramSocket>> CombinedDatagramSocket::open(
   if (!epoll) return system_error(doing + ": epoll_create1", errno);
   for (const Member& m : members) {
     if (m.socket == nullptr) return Error(doing + ": a member socket is missing");
+    if (!m.receive) continue;
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.fd = m.socket->fd();
@@ -61,7 +62,8 @@ std::size_t CombinedDatagramSocket::receive_batch(PacketPool& pool, PacketBatch&
   const std::size_t first = next_receive_;
   next_receive_ = (next_receive_ + 1) % n;
   for (std::size_t k = 0; k < n && !batch.full(); ++k) {
-    appended += members_[(first + k) % n].socket->receive_batch(pool, batch);
+    const Member& m = members_[(first + k) % n];
+    if (m.receive) appended += m.socket->receive_batch(pool, batch);
   }
   return appended;
 }
@@ -96,6 +98,28 @@ Result<void> CombinedDatagramSocket::send_to(const Endpoint& from, const Endpoin
                  ": raw ESP is off (uipsec.raw_esp)");
   }
   return members_[raw].socket->send_to(from, to, payload);
+}
+
+Result<std::unique_ptr<DatagramSocket>> with_raw_esp_senders(std::unique_ptr<DatagramSocket> udp,
+                                                             RawEspSocketOptions options,
+                                                             std::span<const IpFamily> families) {
+  if (families.empty()) return udp;
+  std::vector<CombinedDatagramSocket::Member> members{
+      {udp.get(), Encapsulation::kEspInUdp, std::nullopt}};
+  std::vector<std::unique_ptr<DatagramSocket>> owned;
+  options.send_only = true;
+  for (const IpFamily family : families) {
+    options.family = family;
+    auto raw = RawEspSocket::open(options);
+    if (!raw) return raw.error();
+    members.push_back({raw->get(), Encapsulation::kNone, family, false});
+    owned.push_back(std::move(*raw));
+  }
+  auto combined = CombinedDatagramSocket::open(std::move(members));
+  if (!combined) return combined.error();
+  (*combined)->adopt(std::move(udp));
+  for (auto& socket : owned) (*combined)->adopt(std::move(socket));
+  return std::unique_ptr<DatagramSocket>(std::move(*combined));
 }
 
 }  // namespace uipsec

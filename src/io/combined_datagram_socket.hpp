@@ -13,6 +13,7 @@
 #include "base/ip_address.hpp"
 #include "base/unique_fd.hpp"
 #include "io/datagram_socket.hpp"
+#include "io/raw_esp_socket.hpp"
 
 namespace uipsec {
 
@@ -25,6 +26,8 @@ class CombinedDatagramSocket final : public DatagramSocket {
     Encapsulation encapsulation = Encapsulation::kEspInUdp;
     // Only packets to this family (raw ESP: one socket per family); nullopt: either.
     std::optional<IpFamily> family;
+    // false: only sent through (another thread receives what arrives for it); not polled.
+    bool receive = true;
   };
 
   // The first kEspInUdp member is the primary one: local_endpoint() and send_to() of UDP
@@ -47,12 +50,17 @@ class CombinedDatagramSocket final : public DatagramSocket {
   // counts its own traffic.
   const IoCounters& counters() const override { return counters_; }
 
+  // Makes the combined socket the owner of `member` (one of its members), for a socket that
+  // lives only as long as the combined one.
+  void adopt(std::unique_ptr<DatagramSocket> member) { owned_.push_back(std::move(member)); }
+
  private:
   CombinedDatagramSocket(UniqueFd epoll, std::vector<Member> members);
   // The index of the member that carries a packet with this transport; members_.size() when
   // none does.
   std::size_t member_index(Encapsulation encapsulation, const IpAddress& remote) const;
 
+  std::vector<std::unique_ptr<DatagramSocket>> owned_;  // destroyed after epoll_ is closed
   UniqueFd epoll_;
   std::vector<Member> members_;
   std::size_t primary_ = 0;
@@ -61,5 +69,13 @@ class CombinedDatagramSocket final : public DatagramSocket {
   std::vector<std::vector<PacketBuffer*>> outgoing_;
   IoCounters counters_;
 };
+
+// The ESP socket of a worker that sends raw ESP but does not receive it (another worker does):
+// `udp` combined with send-only raw ESP sockets of its own, one per family in `families`
+// (`options` for each, family and send_only set here), all owned by the result. With no family
+// it returns `udp` itself. Errors: a raw socket could not be opened.
+Result<std::unique_ptr<DatagramSocket>> with_raw_esp_senders(std::unique_ptr<DatagramSocket> udp,
+                                                             RawEspSocketOptions options,
+                                                             std::span<const IpFamily> families);
 
 }  // namespace uipsec

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "io/event_fd.hpp"
+#include "io/netns_test_support.hpp"
 
 namespace uipsec {
 namespace {
@@ -173,6 +174,73 @@ TEST(CombinedDatagramSocket, SendToPicksTheTransportByPort) {
   EXPECT_EQ(s.udp.sent_to.size(), 1u);
   EXPECT_EQ(s.raw4.sent_to.size(), 1u);
   EXPECT_EQ(s.raw6.sent_to.size(), 1u);
+}
+
+TEST(CombinedDatagramSocket, SendOnlyMembersAreNotPolled) {
+  auto udp =
+      std::make_unique<RecordingSocket>(Encapsulation::kEspInUdp, Endpoint{ip("198.18.0.1"), 4500});
+  auto raw = std::make_unique<RecordingSocket>(Encapsulation::kNone, Endpoint{ip("0.0.0.0"), 0});
+  RecordingSocket* raw_view = raw.get();
+  auto c = CombinedDatagramSocket::open({{udp.get(), Encapsulation::kEspInUdp, std::nullopt},
+                                         {raw.get(), Encapsulation::kNone, IpFamily::kV4, false}});
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  (*c)->adopt(std::move(udp));
+  (*c)->adopt(std::move(raw));
+  raw_view->queue(9);  // for another worker: this one must not take it
+  EXPECT_FALSE(readable((*c)->fd()));
+  PacketPool pool(4, 256);
+  PacketBatch batch;
+  EXPECT_EQ((*c)->receive_batch(pool, batch), 0u);
+  EXPECT_EQ(raw_view->receive_calls, 0u);
+  std::vector<PacketBuffer*> out = {packet(pool, 5, Encapsulation::kNone, "198.18.0.2")};
+  EXPECT_EQ((*c)->send_batch(out), 1u);
+  EXPECT_EQ(raw_view->sent, (std::vector<std::uint8_t>{5}));
+  pool.release(out[0]);
+}
+
+TEST(CombinedDatagramSocket, WithRawEspSendersSendsRawEspButReceivesOnlyUdp) {
+  UIPSEC_IN_NETNS([] {
+    ASSERT_EQ(test::add_address("lo", "198.18.1.1/32"), "");
+    auto plain = std::make_unique<RecordingSocket>(Encapsulation::kEspInUdp,
+                                                   Endpoint{ip("198.18.1.1"), 4500});
+    DatagramSocket* plain_view = plain.get();
+    // No family: the UDP socket itself.
+    auto same = with_raw_esp_senders(std::move(plain), RawEspSocketOptions{}, {});
+    ASSERT_TRUE(same.ok());
+    EXPECT_EQ(same->get(), plain_view);
+
+    const IpFamily v4[] = {IpFamily::kV4};
+    auto udp = std::make_unique<RecordingSocket>(Encapsulation::kEspInUdp,
+                                                 Endpoint{ip("198.18.1.1"), 4500});
+    RecordingSocket* udp_view = udp.get();
+    auto combined = with_raw_esp_senders(std::move(udp), RawEspSocketOptions{}, v4);
+    ASSERT_TRUE(combined.ok()) << combined.error().message();
+    RawEspSocketOptions receiver_options;
+    auto receiver = RawEspSocket::open(receiver_options);
+    ASSERT_TRUE(receiver.ok());
+
+    PacketPool pool(8, kLargeBufferCapacity);
+    PacketBuffer* p = pool.acquire();
+    const std::vector<std::uint8_t> esp = {0, 0, 0x10, 0x01, 0, 0, 0, 1, 0xaa, 0xbb};
+    ASSERT_TRUE(p->assign(ByteSpan(esp.data(), esp.size())));
+    p->meta.encapsulation = Encapsulation::kNone;
+    p->meta.remote = {ip("198.18.1.1"), 0};
+    std::vector<PacketBuffer*> out = {p};
+    EXPECT_EQ((*combined)->send_batch(out), 1u);
+    pool.release(p);
+    pollfd poll_receiver{(*receiver)->fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&poll_receiver, 1, 2000), 1);
+    PacketBatch batch;
+    ASSERT_EQ((*receiver)->receive_batch(pool, batch), 1u);
+    EXPECT_EQ(std::vector<std::uint8_t>(batch.packets[0]->data(),
+                                        batch.packets[0]->data() + batch.packets[0]->size()),
+              esp);
+    pool.release(batch.packets[0]);
+    // The raw ESP that arrived is not this socket's to receive; its UDP member's packets are.
+    EXPECT_FALSE(readable((*combined)->fd()));
+    udp_view->queue(1);
+    EXPECT_TRUE(readable((*combined)->fd()));
+  });
 }
 
 TEST(CombinedDatagramSocket, RefusesNoMembers) {

@@ -14,6 +14,7 @@
 // shared file once the changes under way in udp_socket.cpp have landed.
 #include "io/raw_esp_socket.hpp"
 
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -184,7 +185,14 @@ Result<std::unique_ptr<RawEspSocket>> RawEspSocket::open(const RawEspSocketOptio
                         : error == EAFNOSUPPORT           ? "the kernel has no IPv6"
                                                           : "");
   }
-  if (family == IpFamily::kV6) {
+  if (options.send_only) {
+    // A classic BPF program of one instruction, "return 0": no packet is queued.
+    sock_filter drop_all{BPF_RET | BPF_K, 0, 0, 0};
+    const sock_fprog program{1, &drop_all};
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) != 0) {
+      return system_error(doing + ": cannot attach the send-only filter", errno);
+    }
+  } else if (family == IpFamily::kV6) {
     // IPv4 takes addresses and TOS from the header it receives; IPv6 needs them as cmsgs.
     UIPSEC_TRY(
         set_int_option(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, doing, "IPV6_RECVPKTINFO"));

@@ -29,6 +29,9 @@ struct RawEspSocketOptions {
   // SO_MARK for every packet sent (needs CAP_NET_ADMIN); the same mark as the UDP socket's, so
   // routing rules tell the tunnel's own ESP from the traffic it protects.
   std::optional<std::uint32_t> mark;
+  // For a worker that only sends raw ESP (another worker receives it): a socket filter that
+  // accepts nothing keeps the kernel from queueing every ESP packet of the host on it too.
+  bool send_only = false;
 };
 
 // What an IPv4 raw socket handed over, read from its IP header.

@@ -277,6 +277,28 @@ TEST(RawEspSocket, ExchangesIpv6WithAddressesAndTrafficClass) {
   });
 }
 
+TEST(RawEspSocket, ASendOnlySocketSendsButQueuesNothing) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    RawEspSocketOptions options;
+    options.family = IpFamily::kV4;
+    options.send_only = true;
+    auto sender = RawEspSocket::open(options);
+    ASSERT_TRUE(sender.ok()) << sender.error().message();
+    auto receiver = open_socket(IpFamily::kV4);
+    ASSERT_TRUE(receiver);
+    PacketPool pool(8, kLargeBufferCapacity);
+    const auto esp = esp_bytes(0x42, 48);
+    ASSERT_EQ(send(**sender, pool, ip("198.18.1.1"), ip("198.18.1.2"), {esp}), 1u);
+    const auto got = receive(*receiver, pool, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(bytes_of(*got[0]), esp);
+    release(pool, got);
+    pollfd p{(*sender)->fd(), POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 0), 0);  // the packet it sent (to a local address) was not queued
+  });
+}
+
 TEST(RawEspSocket, CountsPacketsItCannotAddress) {
   UIPSEC_IN_NETNS([] {
     configure_loopback();
