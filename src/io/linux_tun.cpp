@@ -45,10 +45,11 @@ constexpr const char* kTunPath = "/dev/net/tun";
 
 // Switches on what the kernel accepts of checksum and segmentation offloads, best first; returns
 // the TUN_F_* flags in force (0 when it refused them all, which leaves plain packets behind a
-// header). No TUN_F_TSO_ECN: ECN-marked flows then arrive segmented, and the splitter never has
-// to keep CWR apart.
+// header). TUN_F_TSO_ECN: super-packets of ECN flows too (the splitter keeps CWR on the first
+// segment only, as the kernel's tcp_gso_segment does); without it the kernel would segment every
+// super-packet that carries CWR before handing it over.
 unsigned enable_offloads(int fd) {
-  const unsigned tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  const unsigned tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
   for (unsigned flags : {tcp | TUN_F_USO4 | TUN_F_USO6, tcp, unsigned{TUN_F_CSUM}}) {
     if (::ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(flags)) == 0) return flags;
   }

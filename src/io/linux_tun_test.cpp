@@ -479,6 +479,7 @@ TEST(LinuxTun, OffloadSplitsUdpSuperPacketsIntoValidDatagrams) {
     ASSERT_TRUE(tun.ok()) << tun.error().message();
     ASSERT_TRUE((*tun)->vnet_hdr());
     EXPECT_NE((*tun)->offloads() & TUN_F_TSO4, 0u);
+    EXPECT_NE((*tun)->offloads() & TUN_F_TSO_ECN, 0u) << "ECN flows' super-packets too";
     ASSERT_EQ(test::add_address("utun0", "198.18.0.1/24"), "");
 
     // One send of 4 x 1000 bytes with UDP_SEGMENT: with TUN_F_USO4 (Linux 6.2) the device gets

@@ -42,6 +42,7 @@ struct Flow {
   std::uint32_t seq = 1000;
   std::uint8_t tcp_flags = 0x18;  // PSH ACK
   std::size_t tcp_options = 12;   // NOP NOP timestamp
+  bool gso_ecn = false;           // VIRTIO_NET_HDR_GSO_ECN in the header
 };
 
 // Builds one complete IP packet of `flow` carrying `payload`, every field and checksum filled in
@@ -127,6 +128,7 @@ VirtioNetHdr gso_header(const Flow& flow, std::uint16_t gso_size) {
   h.csum_start = flow.ipv4 ? 20 : 40;
   h.csum_offset = flow.tcp ? 16 : 6;
   h.hdr_len = 0xffff;  // a lie: must not matter
+  if (flow.gso_ecn) h.gso_type |= VirtioNetHdr::kGsoEcn;
   return h;
 }
 
@@ -161,6 +163,17 @@ TEST(GsoSplit, TcpV4ExactMultiple) { expect_split_matches(Flow{}, 3 * 1000, 1000
 TEST(GsoSplit, TcpV4FinPshOnlyOnLastCwrOnlyOnFirst) {
   Flow flow;
   flow.tcp_flags = 0x80 | 0x10 | 0x08 | 0x01;  // CWR ACK PSH FIN
+  expect_split_matches(flow, 5000, 1200);
+}
+
+// TUN_F_TSO_ECN: the kernel hands over super-packets of ECN flows with the GSO ECN bit; they
+// split like any other, CWR on the first segment only (tcp_gso_segment).
+TEST(GsoSplit, EcnSuperPacketsKeepCwrOnTheFirstSegment) {
+  Flow flow;
+  flow.gso_ecn = true;
+  flow.tcp_flags = 0x80 | 0x10;  // CWR ACK
+  expect_split_matches(flow, 5000, 1200);
+  flow.ipv4 = false;
   expect_split_matches(flow, 5000, 1200);
 }
 
