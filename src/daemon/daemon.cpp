@@ -20,9 +20,11 @@
 #include "daemon/sequence_store.hpp"
 #include "daemon/worker.hpp"
 #include "io/address_monitor.hpp"
+#include "io/combined_datagram_socket.hpp"
 #include "io/event_fd.hpp"
 #include "io/event_loop.hpp"
 #include "io/linux_tun.hpp"
+#include "io/raw_esp_socket.hpp"
 #include "io/route_table.hpp"
 #include "io/timer_fd.hpp"
 #include "io/udp_socket.hpp"
@@ -56,6 +58,14 @@ struct Daemon::Parts {
   MonotonicClock clock;
   std::unique_ptr<TunDevice> tun;
   std::unique_ptr<DatagramSocket> socket;
+  // Raw ESP (uipsec.raw_esp): one socket per family, and the socket the worker uses, which
+  // combines them with the UDP one. Null when raw ESP is off.
+  std::unique_ptr<RawEspSocket> raw_esp4;
+  std::unique_ptr<RawEspSocket> raw_esp6;
+  std::unique_ptr<CombinedDatagramSocket> transports;
+  std::string raw_esp_off;  // why raw ESP is off, for SAs without encapsulation ("" when on)
+  RawEspSocketOptions raw_esp_options;     // for the other workers' send-only raw sockets
+  std::vector<IpFamily> raw_esp_families;  // those open (none: raw ESP off)
   QsbrDomain domain;
   std::unique_ptr<SaDatabase> sad;
   std::unique_ptr<PolicyDatabase> spd;
@@ -125,6 +135,64 @@ struct Daemon::Parts {
   }
 };
 
+namespace {
+
+// Raw ESP (IP protocol 50) for SAs without encapsulation, per uipsec.raw_esp: the raw sockets of
+// both families (same buffers and mark as the UDP socket) and the combined socket the worker
+// polls. `auto` goes on without them when they cannot be opened (no CAP_NET_RAW), saying so;
+// a kernel without IPv6 leaves raw ESP to IPv4. Without them SAs without encapsulation are
+// refused (DaemonBackend::refuse_raw_esp).
+Result<void> open_raw_esp(const DaemonConfig& config, Daemon::Parts& p) {
+  if (config.raw_esp == RawEspMode::kNo) {
+    p.raw_esp_off =
+        "raw ESP (IP protocol 50) is off (uipsec.raw_esp = no): this SA needs UDP encapsulation "
+        "(encap espinudp SPORT DPORT OADDR), or set uipsec.raw_esp = yes";
+    return {};
+  }
+  RawEspSocketOptions options;
+  options.buffer_bytes = static_cast<int>(config.socket_buffer);
+  options.mark = config.socket_mark;
+  options.family = IpFamily::kV4;
+  auto v4 = RawEspSocket::open(options);
+  options.family = IpFamily::kV6;
+  auto v6 = RawEspSocket::open(options);
+  if (config.raw_esp == RawEspMode::kYes) {
+    if (!v4) return v4.error().with_context("uipsec.raw_esp = yes");
+    if (!v6 && !v6.error().message().ends_with("the kernel has no IPv6")) {
+      return v6.error().with_context("uipsec.raw_esp = yes");
+    }
+  }
+  if (!v4 && !v6) {
+    std::fprintf(stderr, "uipsecd: raw ESP off: %s\n", v4.error().message().c_str());
+    p.raw_esp_off = "raw ESP (IP protocol 50) is off: " + v4.error().message() +
+                    "; this SA needs UDP encapsulation (encap espinudp SPORT DPORT OADDR)";
+    return {};
+  }
+  std::vector<CombinedDatagramSocket::Member> members{
+      {p.socket.get(), Encapsulation::kEspInUdp, std::nullopt}};
+  p.raw_esp_options = options;
+  if (v4) {
+    p.raw_esp_families.push_back(IpFamily::kV4);
+    p.raw_esp4 = std::move(*v4);
+    members.push_back({p.raw_esp4.get(), Encapsulation::kNone, IpFamily::kV4});
+  } else {
+    std::fprintf(stderr, "uipsecd: raw ESP over IPv4 off: %s\n", v4.error().message().c_str());
+  }
+  if (v6) {
+    p.raw_esp_families.push_back(IpFamily::kV6);
+    p.raw_esp6 = std::move(*v6);
+    members.push_back({p.raw_esp6.get(), Encapsulation::kNone, IpFamily::kV6});
+  } else {
+    std::fprintf(stderr, "uipsecd: raw ESP over IPv6 off: %s\n", v6.error().message().c_str());
+  }
+  auto combined = CombinedDatagramSocket::open(std::move(members));
+  if (!combined) return combined.error();
+  p.transports = std::move(*combined);
+  return {};
+}
+
+}  // namespace
+
 Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Daemon::~Daemon() = default;
 
@@ -154,6 +222,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   auto socket = UdpSocket::open(socket_options);
   if (!socket) return socket.error();
   p->socket = std::move(*socket);
+  UIPSEC_TRY(open_raw_esp(config, *p));
 
   // 3. Data plane.
   p->sad = std::make_unique<SaDatabase>(p->domain, 1, config.sequence_margin);
@@ -165,7 +234,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   p->wake = std::make_unique<EventFd>(std::move(*wake));
   Worker::Options worker_options;
   worker_options.packet_buffers = config.packet_buffers;
-  p->worker = std::make_unique<Worker>(*p->dataplane, 0, *p->tun, *p->socket, p->domain, *p->wake,
+  DatagramSocket& esp_socket = p->transports ? *p->transports : *p->socket;
+  p->worker = std::make_unique<Worker>(*p->dataplane, 0, *p->tun, esp_socket, p->domain, *p->wake,
                                        p->ike_notices, p->clock, worker_options);
   // IKE: the IKE port's socket (same mark and families as the ESP socket) and the relay.
   if (config.ike_port != 0) {
@@ -236,6 +306,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
                                        {"socket", &p->socket->counters()},
                                        {"ike", &p->ike->counters()},
                                        {"keepalive", &p->ike->keepalive_counters()}});
+  if (p->raw_esp4) p->backend->add_seam({"raw-esp4", &p->raw_esp4->counters()});
+  if (p->raw_esp6) p->backend->add_seam({"raw-esp6", &p->raw_esp6->counters()});
+  if (p->transports) p->backend->add_seam({"transports", &p->transports->counters()});
+  p->backend->refuse_raw_esp(p->raw_esp_off);
 
   // 5. Configured states and policies. A static SA continues above the sequence numbers an
   // earlier run reserved (daemon/sequence_store.hpp).

@@ -3,6 +3,7 @@
 namespace uipsec {
 
 Result<void> DaemonBackend::update_sa(const SaId& id, const SaEndpoints& e) {
+  if (!e.encapsulation && !raw_esp_off_.empty()) return Error(raw_esp_off_);
   if (routes_ == nullptr) return inner_.update_sa(id, e);
   auto previous = inner_.query_sa(id, KeyDisclosure::kOmit);
   if (!previous.ok()) return inner_.update_sa(id, e);  // the backend says what is wrong

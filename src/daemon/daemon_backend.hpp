@@ -28,7 +28,10 @@ class DaemonBackend final : public IpsecBackend {
   Result<Spi> allocate_spi(const IpAddress& s, const IpAddress& d) override {
     return inner_.allocate_spi(s, d);
   }
-  Result<void> add_sa(const SaConfig& c) override { return inner_.add_sa(c); }
+  Result<void> add_sa(const SaConfig& c) override {
+    if (!c.endpoints.encapsulation && !raw_esp_off_.empty()) return Error(raw_esp_off_);
+    return inner_.add_sa(c);
+  }
   // The exclude routes towards the SA's peer move with it (RouteManager::peer_moved) before the
   // SA changes; if the SA cannot change they move back.
   Result<void> update_sa(const SaId& id, const SaEndpoints& e) override;
@@ -47,6 +50,11 @@ class DaemonBackend final : public IpsecBackend {
   Result<std::size_t> flush_policies() override;
 
   Result<Statistics> statistics() override;
+  // Without raw ESP sockets (uipsec.raw_esp), SAs without encapsulation are refused with
+  // `reason` (which says why and what to do); "" accepts them.
+  void refuse_raw_esp(std::string reason) { raw_esp_off_ = std::move(reason); }
+  // One more seam in statistics() (the raw ESP sockets, opened after the others).
+  void add_seam(Seam seam) { seams_.push_back(std::move(seam)); }
   void add_listener(EventListener& l) override { inner_.add_listener(l); }
   void remove_listener(EventListener& l) override { inner_.remove_listener(l); }
 
@@ -54,6 +62,7 @@ class DaemonBackend final : public IpsecBackend {
   IpsecBackend& inner_;
   RouteManager* routes_;
   std::vector<Seam> seams_;
+  std::string raw_esp_off_;
 };
 
 }  // namespace uipsec

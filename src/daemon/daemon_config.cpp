@@ -12,7 +12,7 @@ namespace uipsec {
 
 namespace {
 
-constexpr std::array<std::string_view, 16> kUipsecKeys = {
+constexpr std::array<std::string_view, 17> kUipsecKeys = {
     "ike_port",        "nat_keepalive_interval",
     "nat_t_port",      "control_socket",
     "replay_window",   "spi_min",
@@ -20,7 +20,8 @@ constexpr std::array<std::string_view, 16> kUipsecKeys = {
     "buffers",         "sequence_margin",
     "offload",         "udp_gso",
     "udp_gro",         "gro",
-    "state_directory", "sequence_reservation"};
+    "state_directory", "sequence_reservation",
+    "raw_esp"};
 constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
 constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
 constexpr std::array<std::string_view, 7> kRoutesKeys = {
@@ -159,6 +160,13 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   auto keepalive = u->get_uint("nat_keepalive_interval", 0, 3600, c.nat_keepalive_interval);
   if (!keepalive) return keepalive.error();
   c.nat_keepalive_interval = static_cast<std::uint32_t>(*keepalive);
+  if (const SettingsKey* key = u->find_key("raw_esp"); key != nullptr && key->value == "auto") {
+    c.raw_esp = RawEspMode::kAuto;
+  } else if (key != nullptr) {
+    auto on = u->get_bool("raw_esp", false);
+    if (!on) return key->error("expected yes, no or auto");
+    c.raw_esp = *on ? RawEspMode::kYes : RawEspMode::kNo;
+  }
   c.control_socket = u->get_string("control_socket", c.control_socket);
   if (c.control_socket.empty() || c.control_socket.size() > 107) {
     return u->find_key("control_socket")->error("expected a socket path of 1..107 bytes");

@@ -26,6 +26,14 @@ enum class TunMode : std::uint8_t {
   kAttach,  // open a device made beforehand (`ip tuntap add ... user NAME`): no privilege needed
 };
 
+// uipsec.raw_esp: whether uipsecd carries ESP without UDP (IP protocol 50) for SAs without
+// encapsulation, on raw sockets that need CAP_NET_RAW.
+enum class RawEspMode : std::uint8_t {
+  kNo,    // never: SAs without encapsulation are refused
+  kYes,   // open the raw sockets; failing to is an error
+  kAuto,  // open them when the process may (CAP_NET_RAW); else go on without, saying so
+};
+
 // A state or policy declared in the configuration file, with where it was declared.
 template <class T>
 struct Declared {
@@ -61,6 +69,8 @@ struct DaemonConfig {
   // uipsec.nat_keepalive_interval: seconds without ESP to a peer before a NAT-keepalive goes to
   // it, for SAs with `flag nat-keepalive` (0: never)
   std::uint32_t nat_keepalive_interval = 20;
+  // uipsec.raw_esp
+  RawEspMode raw_esp = RawEspMode::kAuto;
   // uipsec.control_socket
   std::string control_socket = kDefaultControlSocket;
   // uipsec.replay_window: used by SAs that do not set one (strongSwan's default is 32)

@@ -96,6 +96,22 @@ TEST(DaemonConfig, IkePortAndKeepaliveInterval) {
   EXPECT_FALSE(load("uipsec {\n  nat_keepalive_interval = 3601\n}\n").ok());
 }
 
+TEST(DaemonConfig, RawEspIsYesNoOrAuto) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->raw_esp, RawEspMode::kAuto);
+  for (auto [text, mode] :
+       {std::pair{"yes", RawEspMode::kYes}, {"no", RawEspMode::kNo}, {"auto", RawEspMode::kAuto}}) {
+    c = load(std::string("uipsec {\n  raw_esp = ") + text + "\n}\n");
+    ASSERT_TRUE(c.ok()) << c.error().message();
+    EXPECT_EQ(c->raw_esp, mode) << text;
+  }
+  c = load("uipsec {\n  raw_esp = sometimes\n}\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("uipsec.conf:2"), std::string::npos) << c.error().message();
+  EXPECT_NE(c.error().message().find("yes, no or auto"), std::string::npos);
+}
+
 TEST(DaemonConfig, SequenceMarginZeroTurnsItOffAndTooLargeIsRefused) {
   auto off = load("uipsec {\n  sequence_margin = 0\n}\n");
   ASSERT_TRUE(off.ok()) << off.error().message();

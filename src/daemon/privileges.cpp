@@ -52,6 +52,10 @@ Result<ThreadCapabilities> current_capabilities() {
   return caps;
 }
 
+CapabilityMask daemon_capabilities(bool raw_esp) {
+  return capability_bit(CAP_NET_ADMIN) | (raw_esp ? capability_bit(CAP_NET_RAW) : 0);
+}
+
 Result<PrivilegeReport> drop_privileges(CapabilityMask keep) {
   PrivilegeReport report;
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return errno_error("prctl(PR_SET_DUMPABLE)");

@@ -1,5 +1,6 @@
 // Privileges: what uipsecd keeps once it is set up — CAP_NET_ADMIN (routes and rules that follow
-// policies, the socket buffers) and nothing else, in every thread, with no way back.
+// policies, the socket buffers), CAP_NET_RAW with raw ESP (uipsec.raw_esp), and nothing else,
+// in every thread, with no way back.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,9 @@ using CapabilityMask = std::uint64_t;
 inline constexpr CapabilityMask capability_bit(int capability) {
   return CapabilityMask{1} << capability;
 }
+
+// What uipsecd keeps: CAP_NET_ADMIN, plus CAP_NET_RAW when raw ESP (IP protocol 50) is on.
+CapabilityMask daemon_capabilities(bool raw_esp);
 
 struct PrivilegeReport {
   CapabilityMask kept = 0;        // permitted and effective afterwards

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,36 @@ TEST(Privileges, KeepsOnlyNetAdminInEveryThreadWithNoWayBack) {
     if (setuid(0) != 0) return 10;  // still uid 0, but that grants no capability now
     auto again = current_capabilities();
     if (!again || again->effective != capability_bit(CAP_NET_ADMIN)) return 11;
+    return 0;
+  });
+  EXPECT_EQ(status, 0);
+}
+
+TEST(Privileges, RawEspKeepsNetRawAndTheRawSocketsStillWork) {
+  EXPECT_EQ(daemon_capabilities(false), capability_bit(CAP_NET_ADMIN));
+  EXPECT_EQ(daemon_capabilities(true), capability_bit(CAP_NET_ADMIN) | capability_bit(CAP_NET_RAW));
+  auto before = current_capabilities();
+  ASSERT_TRUE(before.ok());
+  if ((before->effective & capability_bit(CAP_SETPCAP)) == 0) {
+    GTEST_SKIP() << "needs root (CAP_SETPCAP)";
+  }
+  const int status = in_child([] {
+    const int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, 50);  // opened during set-up
+    if (raw < 0) return 1;
+    auto report = drop_privileges(daemon_capabilities(true));
+    if (!report) return 2;
+    const CapabilityMask both = capability_bit(CAP_NET_ADMIN) | capability_bit(CAP_NET_RAW);
+    if (report->kept != both) return 3;
+    auto caps = current_capabilities();
+    if (!caps || caps->effective != both || caps->permitted != both) return 4;
+    if (prctl(PR_CAPBSET_READ, CAP_NET_RAW, 0, 0, 0) != 1) return 5;
+    if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0) return 6;
+    close(raw);
+    // Without raw ESP, CAP_NET_RAW goes: no new raw socket.
+    auto narrower = drop_privileges(daemon_capabilities(false));
+    if (!narrower || narrower->kept != capability_bit(CAP_NET_ADMIN)) return 7;
+    const int refused = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, 50);
+    if (refused >= 0) return 8;
     return 0;
   });
   EXPECT_EQ(status, 0);

@@ -47,7 +47,8 @@ void usage(std::FILE* out) {
       "%llu numbers at a time (uipsec.sequence_reservation).\n"
       "\n"
       "Privileges: needs CAP_NET_ADMIN to create the TUN device and manage routes (none in\n"
-      "attach mode with uipsec.routes.manage = no). Once set up it keeps only CAP_NET_ADMIN,\n"
+      "attach mode with uipsec.routes.manage = no), CAP_NET_RAW for raw ESP (uipsec.raw_esp).\n"
+      "Once set up it keeps only CAP_NET_ADMIN (and CAP_NET_RAW unless raw_esp = no),\n"
       "drops the bounding set, sets no-new-privs and is not dumpable (no core dumps: key\n"
       "material lives in OpenSSL's contexts too).\n"
       "\n"
@@ -79,9 +80,10 @@ void notify_ready() {
   close(fd);
 }
 
-// Keeps CAP_NET_ADMIN only (routes follow policies added later), before the worker starts.
-uipsec::Result<void> drop_privileges() {
-  auto report = uipsec::drop_privileges(uipsec::capability_bit(CAP_NET_ADMIN));
+// Keeps CAP_NET_ADMIN (routes follow policies added later) and, with raw ESP, CAP_NET_RAW,
+// before the worker starts.
+uipsec::Result<void> drop_privileges(bool raw_esp) {
+  auto report = uipsec::drop_privileges(uipsec::daemon_capabilities(raw_esp));
   if (!report) return report.error().with_context("cannot drop privileges");
   if (!report->note.empty()) std::fprintf(stderr, "uipsecd: %s\n", report->note.c_str());
   return {};
@@ -151,7 +153,11 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto daemon = uipsec::Daemon::start(*config, kVersion, drop_privileges);
+  // uipsec.raw_esp = auto without CAP_NET_RAW opens no raw socket and keeps nothing more: what
+  // the process did not have is not kept.
+  const bool raw_esp = config->raw_esp != uipsec::RawEspMode::kNo;
+  auto daemon =
+      uipsec::Daemon::start(*config, kVersion, [raw_esp] { return drop_privileges(raw_esp); });
   if (!daemon) return fail(daemon.error().message());
   std::fprintf(stderr, "uipsecd: running: tun %s, ESP in UDP on port %u, control socket %s\n",
                config->tun_name.c_str(), config->nat_t_port, config->control_socket.c_str());

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
-"""uipsecd started as root keeps only CAP_NET_ADMIN once it is set up — in every thread, with the
-bounding set dropped and no-new-privs set — and still does what needs it: a policy added through
-the control socket gets its route, and the shutdown removes the routes and rules."""
+"""uipsecd started as root keeps only CAP_NET_ADMIN once it is set up (and CAP_NET_RAW while raw
+ESP is on: uipsec.raw_esp, `auto` by default) — in every thread, with the bounding set dropped
+and no-new-privs set — and still does what needs it: a policy added through the control socket
+gets its route, and the shutdown removes the routes and rules. raw_esp_test.py checks that
+`raw_esp = no` keeps CAP_NET_ADMIN alone."""
 
 import os
 
 import harness as h
 
 NET_ADMIN = 1 << 12
+NET_RAW = 1 << 13
+KEPT = NET_ADMIN | NET_RAW  # raw ESP is on by default (uipsec.raw_esp = auto, run as root)
 
 
 def status_fields(path):
@@ -35,12 +39,12 @@ def test_keeps_only_net_admin_in_every_thread(topology):
     for tid in threads:
         s = status_fields(f"/proc/{pid}/task/{tid}/status")
         where = f"thread {tid} ({s['Name']})"
-        assert int(s["CapEff"], 16) == NET_ADMIN, (where, s["CapEff"])
-        assert int(s["CapPrm"], 16) == NET_ADMIN, (where, s["CapPrm"])
-        assert int(s["CapBnd"], 16) == NET_ADMIN, (where, s["CapBnd"])
+        assert int(s["CapEff"], 16) == KEPT, (where, s["CapEff"])
+        assert int(s["CapPrm"], 16) == KEPT, (where, s["CapPrm"])
+        assert int(s["CapBnd"], 16) == KEPT, (where, s["CapBnd"])
         assert int(s["CapInh"], 16) == 0 and int(s["CapAmb"], 16) == 0, (where, s)
         assert s["NoNewPrivs"] == "1", (where, s["NoNewPrivs"])
-    h.log(f"   {len(threads)} threads: CapEff=CapPrm=CapBnd={NET_ADMIN:016x}, NoNewPrivs 1")
+    h.log(f"   {len(threads)} threads: CapEff=CapPrm=CapBnd={KEPT:016x}, NoNewPrivs 1")
 
     # What CAP_NET_ADMIN is kept for: routes that follow policies added later.
     a.cli("policy", "add", "src", h.A_NET4, "dst", "198.19.77.0/24", "dir", "out", "tmpl", "src",
