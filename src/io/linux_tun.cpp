@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -461,60 +462,106 @@ std::size_t LinuxTun::write_batch(std::span<PacketBuffer* const> packets) {
   return written;
 }
 
+// Up to kGroMaxFlows groups are open at once, so that the segments of several TCP flows
+// interleaved in one batch (several streams through one SA, or several SAs) are coalesced per
+// flow, as the kernel's GRO does per NAPI poll. A group is written where its first segment was;
+// its later segments move up with it. That keeps each flow's order because a segment of a flow
+// that cannot extend the flow's open group closes it first, and a packet that is no candidate
+// (not TCP data: a FIN, a pure ACK, UDP, ...) closes every group before it is written, so no
+// packet ever overtakes an earlier one of its own flow.
 std::size_t LinuxTun::write_coalesced(std::span<PacketBuffer* const> packets) {
+  struct Group {
+    std::size_t head = 0;  // index into packets
+    std::size_t last = 0;
+    GroSegment head_info;
+    GroSegment last_info;
+    std::size_t segments = 1;
+    std::size_t payload_total = 0;
+    std::size_t bytes = 0;
+  };
+  constexpr std::size_t kNone = ~std::size_t{0};
+  // Per packet: its parse (checksums are verified once), the next member of its group (kNone:
+  // last), and whether it heads a group (the group's index), goes alone, or is a member written
+  // with an earlier head.
+  constexpr std::uint8_t kAlone = 0xff;
+  constexpr std::uint8_t kMember = 0xfe;
+  static_assert(kMaxBatch < kMember, "group indices fit below the two markers");
+  std::array<GroSegment, kMaxBatch> infos;
+  std::array<std::size_t, kMaxBatch> next_member;
+  std::array<std::uint8_t, kMaxBatch> role;
+  std::array<Group, kMaxBatch> groups;  // every group ever opened in this batch
+  std::array<std::size_t, kGroMaxFlows> open{};
+  std::size_t open_count = 0;
+  std::size_t group_count = 0;
+  const std::size_t count = std::min(packets.size(), kMaxBatch);
+
+  for (std::size_t i = 0; i < count; ++i) {
+    next_member[i] = kNone;
+    role[i] = kAlone;
+    const ByteSpan packet = packets[i]->span();
+    const std::optional<GroSegment> info = gro_candidate(packet);
+    if (!info) {
+      open_count = 0;  // no later segment may pass this packet
+      continue;
+    }
+    infos[i] = *info;
+    bool placed = false;
+    for (std::size_t k = 0; k < open_count; ++k) {
+      Group& g = groups[open[k]];
+      const ByteSpan head = packets[g.head]->span();
+      if (!same_flow(head, g.head_info, packet, *info)) continue;
+      if (can_append(head, g.head_info, g.last_info, packet, *info, g.segments, g.bytes)) {
+        next_member[g.last] = i;
+        role[i] = kMember;
+        g.last = i;
+        g.last_info = *info;
+        ++g.segments;
+        g.payload_total += info->payload;
+        g.bytes += info->payload;
+        placed = true;
+      } else {
+        open[k] = open[--open_count];  // closed: this segment starts the flow's next group
+      }
+      break;
+    }
+    if (placed) continue;
+    if (open_count == kGroMaxFlows) continue;  // too many flows at once: this one goes alone
+    groups[group_count] = Group{i, i, *info, *info, 1, info->payload, packet.size()};
+    role[i] = static_cast<std::uint8_t>(group_count);
+    open[open_count++] = group_count++;
+  }
+
   std::size_t written = 0;
   std::uint64_t bytes = 0;
   // Header, head packet, then one payload slice per further segment.
   iovec parts[2 + kGroMaxSegments];
   std::uint8_t header[kVirtioNetHdrSize];
-  std::optional<GroSegment> next_info;
-  bool next_parsed = false;
-  std::size_t i = 0;
-  while (i < packets.size()) {
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    if (i < count && role[i] == kMember) continue;  // went out with its group's head
     PacketBuffer* head = packets[i];
-    const std::optional<GroSegment> head_info =
-        next_parsed ? next_info : gro_candidate(head->span());
-    next_parsed = false;
-    std::size_t end = i + 1;
-    std::size_t payload_total = head_info ? head_info->payload : 0;
-    std::size_t group_bytes = head->size();
-    int count = 2;
-    bool psh = false;
-    if (head_info) {
-      GroSegment last = *head_info;
-      while (end < packets.size()) {
-        PacketBuffer* next = packets[end];
-        next_info = gro_candidate(next->span());
-        next_parsed = true;
-        if (!next_info || !can_append(head->span(), *head_info, last, next->span(), *next_info,
-                                      end - i, group_bytes)) {
-          break;
-        }
-        next_parsed = false;
-        parts[count++] = {next->data() + next_info->header_len, next_info->payload};
-        payload_total += next_info->payload;
-        group_bytes += next_info->payload;
-        last = *next_info;
-        ++end;
+    int part_count = 2;
+    std::size_t segments = 1;
+    if (i < count && role[i] != kAlone && groups[role[i]].segments > 1) {
+      const Group& g = groups[role[i]];
+      bool psh = false;
+      for (std::size_t m = next_member[i]; m != kNone; m = next_member[m]) {
+        parts[part_count++] = {packets[m]->data() + infos[m].header_len, infos[m].payload};
+        psh = infos[m].psh;
       }
-      psh = last.psh;
-    }
-    const std::size_t segments = end - i;
-    if (segments > 1) {
-      finish_group(head->span(), *head_info, payload_total, psh).write(header);
+      segments = g.segments;
+      finish_group(head->span(), g.head_info, g.payload_total, psh).write(header);
     } else {
       std::memset(header, 0, sizeof(header));
     }
     parts[0] = {header, kVirtioNetHdrSize};
     parts[1] = {head->data(), head->size()};
-    const ssize_t n = write_parts(parts, count);
+    const ssize_t n = write_parts(parts, part_count);
     if (n >= 0) {
       written += segments;
       bytes += static_cast<std::uint64_t>(n);
     } else {
       count_write_failure(errno, segments);
     }
-    i = end;
   }
   counters_.tx_packets.add(written);
   counters_.tx_bytes.add(bytes);

@@ -554,7 +554,8 @@ TEST(LinuxTun, OffloadWritesCarryAHeaderAndStillArrive) {
 
 // IPv4 TCP segment 198.18.0.2:5201 -> 198.18.0.1:40000 with valid checksums, payload bytes
 // (seq + i) so that the merged payload is easy to check.
-std::vector<std::uint8_t> tcp_segment(std::uint32_t seq, std::size_t payload, std::uint8_t flags) {
+std::vector<std::uint8_t> tcp_segment(std::uint32_t seq, std::size_t payload, std::uint8_t flags,
+                                      std::uint16_t source_port = 5201) {
   std::vector<std::uint8_t> p(40 + payload, 0);
   p[0] = 0x45;
   store_be16(&p[2], static_cast<std::uint16_t>(p.size()));
@@ -564,7 +565,7 @@ std::vector<std::uint8_t> tcp_segment(std::uint32_t seq, std::size_t payload, st
   const std::uint8_t dst[] = {198, 18, 0, 1};
   std::memcpy(&p[12], src, 4);
   std::memcpy(&p[16], dst, 4);
-  store_be16(&p[20], 5201);
+  store_be16(&p[20], source_port);
   store_be16(&p[22], 40000);
   store_be32(&p[24], seq);
   store_be32(&p[28], 1);
@@ -647,6 +648,82 @@ TEST(LinuxTun, GroWritesTcpSegmentsOfOneFlowAsOneSuperPacket) {
     EXPECT_EQ(frames[0], (std::pair<std::size_t, std::uint16_t>{40 + 3 * 1200 + 500, 1200}));
     EXPECT_EQ(frames[1], (std::pair<std::size_t, std::uint16_t>{40 + 1200, 0}))
         << "the out-of-order segment goes alone";
+  });
+}
+
+// Segments of two flows interleaved in one batch are coalesced per flow; a packet that is no
+// candidate (here a FIN) closes every group, so nothing overtakes it.
+TEST(LinuxTun, GroCoalescesInterleavedFlowsApart) {
+  UIPSEC_IN_NETNS([] {
+    require_tun();
+    auto tun = LinuxTun::create("utun0", 1400, /*offload=*/true, /*gro=*/true);
+    ASSERT_TRUE(tun.ok()) << tun.error().message();
+    ASSERT_EQ(test::add_address("utun0", "198.18.0.1/24"), "");
+    UniqueFd tap(::socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP)));
+    ASSERT_TRUE(tap.valid()) << std::strerror(errno);
+    int on = 1;
+    ASSERT_EQ(::setsockopt(tap.get(), SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)), 0);
+    sockaddr_ll where{};
+    where.sll_family = AF_PACKET;
+    where.sll_protocol = htons(ETH_P_IP);
+    where.sll_ifindex = static_cast<int>((*tun)->ifindex().value());
+    ASSERT_EQ(::bind(tap.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)), 0);
+
+    PacketPool pool(16);
+    std::vector<PacketBuffer*> packets;
+    auto add = [&](std::uint32_t seq, std::size_t size, std::uint8_t flags, std::uint16_t port) {
+      packets.push_back(pool.acquire());
+      ASSERT_TRUE(packets.back()->assign(tcp_segment(seq, size, flags, port)));
+    };
+    for (std::uint32_t k = 0; k < 3; ++k) {
+      add(1000 + k * 1200, 1200, 0x10, 5201);  // flow A
+      add(7000 + k * 1200, 1200, 0x10, 5202);  // flow B
+    }
+    add(50000, 100, 0x11, 5203);             // FIN|ACK of flow C: no candidate
+    add(1000 + 3 * 1200, 1200, 0x10, 5201);  // A continues after it
+    add(7000 + 3 * 1200, 1200, 0x10, 5202);  // B too
+    EXPECT_EQ((*tun)->write_batch(packets), 9u);
+    EXPECT_EQ((*tun)->counters().tx_errors.get(), 0u);
+    for (PacketBuffer* p : packets) pool.release(p);
+
+    struct Frame {
+      std::uint16_t port;
+      std::uint32_t seq;
+      std::size_t size;
+      std::uint16_t gso_size;
+      bool payload_ok;
+    };
+    std::vector<Frame> frames;
+    std::vector<std::uint8_t> frame(70000);
+    for (int i = 0; i < 20 && frames.size() < 5; ++i) {
+      pollfd p{tap.get(), POLLIN, 0};
+      if (::poll(&p, 1, 2000) != 1) break;
+      const ssize_t n = ::recv(tap.get(), frame.data(), frame.size(), 0);
+      ASSERT_GE(n, static_cast<ssize_t>(kVirtioNetHdrSize + 40));
+      const VirtioNetHdr hdr = VirtioNetHdr::read(frame.data());
+      const std::uint8_t* ip_packet = frame.data() + kVirtioNetHdrSize;
+      if (ip_packet[9] != 6) continue;  // not ours
+      const std::size_t size = static_cast<std::size_t>(n) - kVirtioNetHdrSize;
+      const std::uint32_t seq = load_be32(ip_packet + 24);
+      bool payload_ok = true;
+      for (std::size_t j = 40; j < size; ++j) {
+        payload_ok = payload_ok && ip_packet[j] == static_cast<std::uint8_t>(seq + j - 40);
+      }
+      frames.push_back({load_be16(ip_packet + 20), seq, size, hdr.gso_size, payload_ok});
+    }
+    ASSERT_EQ(frames.size(), 5u);
+    const std::size_t three = 40 + 3 * 1200;
+    EXPECT_EQ(frames[0].port, 5201);
+    EXPECT_EQ(frames[0].size, three) << "A's first three segments as one";
+    EXPECT_EQ(frames[0].gso_size, 1200);
+    EXPECT_EQ(frames[1].port, 5202);
+    EXPECT_EQ(frames[1].size, three) << "B's first three segments as one";
+    EXPECT_EQ(frames[2].port, 5203) << "the FIN is not overtaken";
+    EXPECT_EQ(frames[3].port, 5201);
+    EXPECT_EQ(frames[3].seq, 1000u + 3 * 1200);
+    EXPECT_EQ(frames[3].gso_size, 0) << "alone: the groups closed at the FIN";
+    EXPECT_EQ(frames[4].port, 5202);
+    for (const Frame& f : frames) EXPECT_TRUE(f.payload_ok) << f.port << " " << f.seq;
   });
 }
 

@@ -102,6 +102,16 @@ bool can_append(ByteSpan head, const GroSegment& head_info, const GroSegment& la
   return true;
 }
 
+bool same_flow(ByteSpan a, const GroSegment& a_info, ByteSpan b, const GroSegment& b_info) {
+  if (a_info.ipv4 != b_info.ipv4) return false;
+  const std::uint8_t* x = a.data();
+  const std::uint8_t* y = b.data();
+  // Addresses (IPv4 12..19, IPv6 8..39), then the ports right after the fixed header.
+  const bool addresses =
+      a_info.ipv4 ? std::memcmp(x + 12, y + 12, 8) == 0 : std::memcmp(x + 8, y + 8, 32) == 0;
+  return addresses && std::memcmp(x + a_info.l3_len, y + b_info.l3_len, 4) == 0;
+}
+
 VirtioNetHdr finish_group(MutableByteSpan head, const GroSegment& head_info,
                           std::size_t payload_total, bool psh) {
   std::uint8_t* h = head.data();

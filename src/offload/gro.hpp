@@ -32,6 +32,9 @@ struct GroSegment {
 
 // Most segments in one super-packet (the kernel's GRO stops at 64 as well).
 inline constexpr std::size_t kGroMaxSegments = 64;
+// Flows coalesced at once within one batch (the kernel's GRO keeps 8 per NAPI list as well);
+// a ninth flow's segments go out alone until a group closes.
+inline constexpr std::size_t kGroMaxFlows = 8;
 
 // Parses `packet` (a whole IP packet); nullopt when it cannot be coalesced.
 std::optional<GroSegment> gro_candidate(ByteSpan packet);
@@ -41,6 +44,11 @@ std::optional<GroSegment> gro_candidate(ByteSpan packet);
 bool can_append(ByteSpan head, const GroSegment& head_info, const GroSegment& last_info,
                 ByteSpan next, const GroSegment& next_info, std::size_t segments,
                 std::size_t bytes);
+
+// Whether two candidates belong to one TCP flow (family, addresses and ports), whatever their
+// order: a segment that cannot follow its flow's open group closes it (writes keep each flow's
+// order; different flows may pass each other).
+bool same_flow(ByteSpan a, const GroSegment& a_info, ByteSpan b, const GroSegment& b_info);
 
 // Turns the head packet's headers into those of a super-packet with `payload_total` bytes of
 // TCP payload (lengths, IPv4 header checksum, PSH when the last segment had it, and the TCP

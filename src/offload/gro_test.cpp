@@ -208,6 +208,32 @@ TEST(Gro, RefusesWhatCannotBeCoalesced) {
   }
 }
 
+TEST(Gro, SameFlowComparesAddressesAndPortsOnly) {
+  const Bytes a = super_packet(true, 100);
+  GroSegment info;
+  info.ipv4 = true;
+  info.l3_len = 20;
+  info.header_len = 52;
+  Bytes b = a;
+  b[24] ^= 0xff;  // another sequence number: still the flow
+  EXPECT_TRUE(same_flow(a, info, b, info));
+  Bytes other_port = a;
+  other_port[21] ^= 1;  // source port
+  EXPECT_FALSE(same_flow(a, info, other_port, info));
+  Bytes other_address = a;
+  other_address[19] ^= 1;  // destination address
+  EXPECT_FALSE(same_flow(a, info, other_address, info));
+  const Bytes v6 = super_packet(false, 100);
+  GroSegment info6 = info;
+  info6.ipv4 = false;
+  info6.l3_len = 40;
+  EXPECT_FALSE(same_flow(a, info, v6, info6));
+  Bytes v6_other = v6;
+  v6_other[39] ^= 1;
+  EXPECT_TRUE(same_flow(v6, info6, v6, info6));
+  EXPECT_FALSE(same_flow(v6, info6, v6_other, info6));
+}
+
 TEST(Gro, StopsAtTheSegmentLimit) {
   const auto segments = segments_of(super_packet(true, 65 * 100), true, 100);
   ASSERT_EQ(segments.size(), 65u);
