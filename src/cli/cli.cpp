@@ -66,6 +66,9 @@ std::string Cli::usage() {
          "  uipsec stats      every counter, including each drop reason\n"
          "  uipsec monitor    acquire, expire and mapping events, IKE packets seen (an IKE\n"
          "                   daemon registers for their payloads: docs/CONTROL_PROTOCOL.md)\n"
+         "  uipsec ike watch  register as the IKE handler and print each IKE message (hex)\n"
+         "  uipsec ike send src ADDR sport PORT dst ADDR dport PORT HEX\n"
+         "                   send an IKE message through uipsecd (sport 4500: with the marker)\n"
          "\n"
          "  -S PATH   uipsecd's control socket (default /run/uipsec/uipsec.ctl)\n"
          "  --json    machine-readable output\n"
@@ -101,6 +104,10 @@ int Cli::run(std::span<const std::string_view> args) {
   if (object == "monitor") {
     if (args.size() > 1) return usage_error("monitor takes no arguments");
     return monitor();
+  }
+  if (object == "ike") {
+    if (args.size() < 2) return usage_error("missing COMMAND after 'ike' (watch or send)");
+    return ike(args[1], args.subspan(2));
   }
   if (object != "state" && object != "policy") {
     return usage_error("unknown object '" + std::string(object) +
@@ -277,6 +284,63 @@ int Cli::stats() {
     }
   }
   return 0;
+}
+
+int Cli::ike(std::string_view command, std::span<const std::string_view> args) {
+  if (!raw_call_) return daemon_error(Error("ike: not available with this backend"));
+  if (command == "watch") {
+    if (!args.empty()) return usage_error("ike watch takes no arguments");
+    auto registered = raw_call_("ike.register", Json::object());
+    if (!registered) return daemon_error(registered.error());
+    auto r = monitor_([&](const Json& message) {
+      if (message.value("event", std::string()) != "ike.message") return true;
+      if (output_.json) {
+        out_ << dump_json(message) << std::endl;
+      } else if (auto m = parse_ike_message_event(message); m.ok()) {
+        const auto text = [](const Endpoint& e) {
+          return e.address.to_string() + " port " + std::to_string(e.port);
+        };
+        out_ << "ike from " << text(m->remote) << " to " << text(m->local) << " ("
+             << m->payload.size() << " bytes) " << message["payload"].get<std::string>()
+             << std::endl;
+      }
+      return static_cast<bool>(out_);
+    });
+    if (!r.ok()) return daemon_error(r.error());
+    return 0;
+  }
+  if (command != "send") {
+    return usage_error("unknown ike command '" + std::string(command) +
+                       "' (expected watch or send)");
+  }
+  // src ADDR sport PORT dst ADDR dport PORT HEX
+  if (args.size() != 9 || args[0] != "src" || args[2] != "sport" || args[4] != "dst" ||
+      args[6] != "dport") {
+    return usage_error("ike send: expected src ADDR sport PORT dst ADDR dport PORT HEX");
+  }
+  const auto endpoint = [](std::string_view address, std::string_view port) -> Result<Json> {
+    auto a = IpAddress::parse(address);
+    if (!a) return Error("expected an IP address, got '" + std::string(address) + "'");
+    unsigned value = 0;
+    for (char ch : port) {
+      if (ch < '0' || ch > '9' || value > 65535) {
+        return Error("expected a port 1..65535, got '" + std::string(port) + "'");
+      }
+      value = value * 10 + static_cast<unsigned>(ch - '0');
+    }
+    if (port.empty() || value == 0 || value > 65535) {
+      return Error("expected a port 1..65535, got '" + std::string(port) + "'");
+    }
+    return Json{{"address", a->to_string()}, {"port", value}};
+  };
+  auto local = endpoint(args[1], args[3]);
+  if (!local) return usage_error("ike send: src/sport: " + local.error().message());
+  auto remote = endpoint(args[5], args[7]);
+  if (!remote) return usage_error("ike send: dst/dport: " + remote.error().message());
+  auto sent = raw_call_(
+      "ike.send", Json{{"local", *local}, {"remote", *remote}, {"payload", std::string(args[8])}});
+  if (!sent) return daemon_error(sent.error());
+  return ok();
 }
 
 int Cli::monitor() {

@@ -42,6 +42,11 @@ class Cli {
         out_(out),
         err_(err) {}
 
+  // Raw control requests, for `uipsec ike ...` (ControlClient::call); without one, `ike` is
+  // refused.
+  using RawCall = std::function<Result<Json>(std::string_view op, const Json& args)>;
+  void set_raw_call(RawCall call) { raw_call_ = std::move(call); }
+
   // `args`: the words after the global options ("state", "add", ...). Returns the exit status.
   int run(std::span<const std::string_view> args);
 
@@ -53,6 +58,7 @@ class Cli {
   int policy(std::string_view command, std::span<const std::string_view> args);
   int stats();
   int monitor();
+  int ike(std::string_view command, std::span<const std::string_view> args);
   int usage_error(const std::string& message);
   int daemon_error(const Error& error);
   int ok();
@@ -63,6 +69,7 @@ class Cli {
   XfrmStateDefaults defaults_;
   std::ostream& out_;
   std::ostream& err_;
+  RawCall raw_call_;
 };
 
 // One monitor message as a line of text ("expire soft dst 198.18.0.2 spi 0x1000 reqid 1").

@@ -36,6 +36,7 @@ class CliTest : public ::testing::Test {
           return {};
         },
         output, XfrmStateDefaults{32}, out_, err_);
+    if (raw_call_) cli.set_raw_call(raw_call_);
     return cli.run(views);
   }
 
@@ -47,6 +48,7 @@ class CliTest : public ::testing::Test {
   WorkerCounters counters_;
   LocalBackend backend_{domain_, sad_, spd_, events_, {&counters_}, clock_, {}};
   std::vector<Json> monitor_messages_;
+  Cli::RawCall raw_call_;
   std::ostringstream out_, err_;
 };
 
@@ -146,6 +148,38 @@ TEST_F(CliTest, MonitorPrintsOneLinePerMessage) {
             "expire hard dst 198.18.0.2 spi 0x1001 reqid 1\n"
             "ike from 198.18.0.2:4500 to 198.18.0.1:4500 (300 bytes; no IKE daemon registered)\n"
             "overflow: 7 events lost (uipsec was too slow)\n");
+}
+
+TEST_F(CliTest, IkeWatchRegistersAndPrintsMessagesIkeSendSendsHex) {
+  std::vector<std::pair<std::string, Json>> calls;
+  raw_call_ = [&](std::string_view op, const Json& args) -> Result<Json> {
+    calls.emplace_back(std::string(op), args);
+    if (args.contains("payload") && args["payload"] == "bad") return Error("args.payload: bad");
+    return Json(nullptr);
+  };
+  monitor_messages_.push_back(overflow_message(1));
+  monitor_messages_.push_back(ike_message_event(Endpoint{*IpAddress::parse("198.18.0.1"), 500},
+                                                Endpoint{*IpAddress::parse("198.18.0.9"), 500},
+                                                std::vector<std::uint8_t>{0xab, 0xcd}));
+  ASSERT_EQ(run("ike watch"), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "ike from 198.18.0.9 port 500 to 198.18.0.1 port 500 (2 bytes) abcd\n");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].first, "ike.register");
+
+  ASSERT_EQ(run("ike send src 198.18.0.1 sport 4500 dst 2001:db8::9 dport 31000 0011"), 0)
+      << err_.str();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].first, "ike.send");
+  EXPECT_EQ(calls[1].second, (Json{{"local", {{"address", "198.18.0.1"}, {"port", 4500}}},
+                                   {"remote", {{"address", "2001:db8::9"}, {"port", 31000}}},
+                                   {"payload", "0011"}}));
+  EXPECT_EQ(run("ike send src 198.18.0.1 sport 70000 dst 198.18.0.9 dport 500 00"), 2);
+  EXPECT_NE(err_.str().find("src/sport: expected a port 1..65535, got '70000'"), std::string::npos)
+      << err_.str();
+  EXPECT_EQ(run("ike send src 198.18.0.1 sport 500 dst 198.18.0.9 dport 500 bad"), 1);
+  EXPECT_EQ(err_.str(), "uipsec: args.payload: bad\n");
+  EXPECT_EQ(run("ike frobnicate"), 2);
+  EXPECT_EQ(calls.size(), 3u);
 }
 
 }  // namespace

@@ -54,5 +54,6 @@ int main(int argc, char** argv) {
   uipsec::Cli cli(
       c, [&](const std::function<bool(const uipsec::Json&)>& on) { return c.monitor(on); }, output,
       uipsec::XfrmStateDefaults{c.hello().default_replay_window}, std::cout, std::cerr);
+  cli.set_raw_call([&](std::string_view op, const uipsec::Json& args) { return c.call(op, args); });
   return cli.run(words);
 }

@@ -157,12 +157,19 @@ def test_ike_handler_receives_and_sends(topology):
             received[int(port)] = bytes.fromhex(data)
         assert received[5500] == reply_500, "port 500: as it is"
         assert received[5501] == bytes(4) + reply_4500, "port 4500: with the non-ESP marker"
+        # The same by hand: `uipsec ike send`.
+        by_hand = os.urandom(40)
+        a.cli("ike", "send", "src", outer_a, "sport", "4500", "dst", outer_b, "dport", "5501",
+              by_hand.hex())
+        peer_do("recv")
+        port, data = peer.stdout.readline().split()
+        assert (int(port), bytes.fromhex(data)) == (5501, bytes(4) + by_hand)
         peer.stdin.close()
         peer.wait(timeout=10)
 
     stats = a.stats()
     assert stats["io"]["ike.rx_packets"] == 4, stats["io"]
-    assert stats["io"]["ike.tx_packets"] == 4, stats["io"]
+    assert stats["io"]["ike.tx_packets"] == 6, stats["io"]
     assert stats["drops"]["ike-no-handler"] == 0
     assert stats["ike"] >= 4
 
