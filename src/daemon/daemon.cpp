@@ -19,6 +19,7 @@
 #include "daemon/route_manager.hpp"
 #include "daemon/sequence_store.hpp"
 #include "daemon/worker.hpp"
+#include "dataplane/path_mtu.hpp"
 #include "io/address_monitor.hpp"
 #include "io/combined_datagram_socket.hpp"
 #include "io/event_fd.hpp"
@@ -70,6 +71,7 @@ struct Daemon::Parts {
   std::unique_ptr<SaDatabase> sad;
   std::unique_ptr<PolicyDatabase> spd;
   std::unique_ptr<EventQueue> events;
+  std::unique_ptr<PathMtu> path_mtu;  // before dataplane, which points at it
   std::unique_ptr<Dataplane> dataplane;
   IkeDatagramQueue ike_notices{kIkeQueueSlots};
   std::unique_ptr<DatagramSocket> ike_socket;  // uipsec.ike_port, read by the control thread
@@ -218,6 +220,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   socket_options.buffer_bytes = static_cast<int>(config.socket_buffer);
   socket_options.gso = config.udp_gso;
   socket_options.gro = config.udp_gro;
+  socket_options.path_mtu = true;  // ICMP "too big" into the error queue: the worker reads it
   socket_options.mark = config.socket_mark;  // host-to-host tunnels: our ESP skips table 220
   auto socket = UdpSocket::open(socket_options);
   if (!socket) return socket.error();
@@ -229,11 +232,14 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   p->spd = std::make_unique<PolicyDatabase>(p->domain);
   p->events = std::make_unique<EventQueue>(1024);
   p->dataplane.reset(new Dataplane{*p->sad, *p->spd, *p->events});
+  p->path_mtu = std::make_unique<PathMtu>(config.icmp_too_big_rate);
+  p->dataplane->path_mtu = p->path_mtu.get();
   auto wake = EventFd::create();
   if (!wake) return wake.error();
   p->wake = std::make_unique<EventFd>(std::move(*wake));
   Worker::Options worker_options;
   worker_options.packet_buffers = config.packet_buffers;
+  worker_options.error_queue_fd = p->socket->fd();  // path MTU reports (io/socket_errors.hpp)
   DatagramSocket& esp_socket = p->transports ? *p->transports : *p->socket;
   p->worker = std::make_unique<Worker>(*p->dataplane, 0, *p->tun, esp_socket, p->domain, *p->wake,
                                        p->ike_notices, p->clock, worker_options);

@@ -12,7 +12,7 @@ namespace uipsec {
 
 namespace {
 
-constexpr std::array<std::string_view, 17> kUipsecKeys = {
+constexpr std::array<std::string_view, 18> kUipsecKeys = {
     "ike_port",        "nat_keepalive_interval",
     "nat_t_port",      "control_socket",
     "replay_window",   "spi_min",
@@ -21,7 +21,7 @@ constexpr std::array<std::string_view, 17> kUipsecKeys = {
     "offload",         "udp_gso",
     "udp_gro",         "gro",
     "state_directory", "sequence_reservation",
-    "raw_esp"};
+    "raw_esp",         "icmp_too_big_rate"};
 constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
 constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
 constexpr std::array<std::string_view, 7> kRoutesKeys = {
@@ -202,6 +202,9 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
       u->get_uint("sequence_reservation", 2, std::uint64_t{1} << 31, c.sequence_reservation);
   if (!reservation) return reservation.error();
   c.sequence_reservation = *reservation;
+  auto icmp_rate = u->get_uint("icmp_too_big_rate", 0, 1'000'000, c.icmp_too_big_rate);
+  if (!icmp_rate) return icmp_rate.error();
+  c.icmp_too_big_rate = static_cast<std::uint32_t>(*icmp_rate);
 
   for (auto [key, value] : {std::pair<const char*, bool*>{"offload", &c.offload},
                             {"udp_gso", &c.udp_gso},

@@ -97,6 +97,9 @@ struct DaemonConfig {
   bool udp_gro = true;
   // uipsec.gro: decrypted TCP segments of one flow coalesced into one TUN write (needs offload)
   bool gro = true;
+  // uipsec.icmp_too_big_rate: ICMP "fragmentation needed" / "packet too big" errors per second
+  // for inner packets over the learned path MTU (burst 50; 0: none, they are only dropped)
+  std::uint32_t icmp_too_big_rate = 1000;
 
   // uipsec.states.NAME / uipsec.policies.NAME, in `ip xfrm` syntax
   std::vector<Declared<SaConfig>> states;

@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "base/unique_fd.hpp"
+#include "dataplane/path_mtu.hpp"
+#include "io/socket_errors.hpp"
 
 namespace uipsec {
 
@@ -42,7 +44,8 @@ Worker::Worker(Dataplane& dataplane, std::size_t index, TunDevice& tun, Datagram
       outbound_(dataplane, index, counters_, &hold_),
       inbound_(dataplane, index, counters_),
       pool_(options.packet_buffers, options.buffer_capacity),
-      ike_slot_(std::make_unique<IkeDatagram>()) {
+      ike_slot_(std::make_unique<IkeDatagram>()),
+      error_queue_fd_(options.error_queue_fd) {
   // Made here, not in run(): stop() may come from another thread before or while run() starts,
   // and must find the descriptor it signals already in place (never written again).
   auto stop_fd = EventFd::create();
@@ -69,17 +72,22 @@ void Worker::release(PacketBatch& batch) {
 void Worker::send_outbound() {
   // Compact the ESP packets to the front of a span for one send.
   std::array<PacketBuffer*, kMaxBatch> out;
+  std::array<PacketBuffer*, kMaxBatch> to_tun;  // ICMP "too big" errors (dataplane/path_mtu.hpp)
   std::size_t n = 0;
+  std::size_t m = 0;
   for (std::size_t i = 0; i < batch_.size; ++i) {
     const Verdict& v = batch_.verdicts[i];
     if (v.disposition == Disposition::kSendToPeer) {
       out[n++] = batch_.packets[i];
+    } else if (v.disposition == Disposition::kDeliverToTun) {
+      to_tun[m++] = batch_.packets[i];
     } else if (v.disposition == Disposition::kBypass) {
       // The routes sent it into the TUN device, so it cannot go out in the clear from here.
       counters_.drops.count(DropReason::kBypassViaTun);
     }
   }
   if (n > 0) socket_.send_batch(std::span<PacketBuffer* const>(out.data(), n));
+  if (m > 0) tun_.write_batch(std::span<PacketBuffer* const>(to_tun.data(), m));
   for (std::size_t i = 0; i < batch_.size; ++i) {
     if (batch_.verdicts[i].disposition != Disposition::kHold) pool_.release(batch_.packets[i]);
   }
@@ -162,6 +170,7 @@ void Worker::wake_control_if_needed(bool ike_noticed) {
 
 bool Worker::poll_once() {
   const Timestamp now = clock_.now();
+  read_path_mtu_reports(now);
   // Held packets first, so that they leave before later packets of their flow.
   const bool released = release_held(now);
   // Bounded work per pass: one batch each way, then the other seam gets its turn.
@@ -170,6 +179,25 @@ bool Worker::poll_once() {
   const bool received = inbound_batch(now);
   reader_->quiescent();
   return released || sent || received;
+}
+
+// Drains the socket's error queue into the path MTU table when epoll reported EPOLLERR, and
+// every kErrorQueueCheckNs regardless (a busy worker seldom returns to epoll_wait).
+void Worker::read_path_mtu_reports(Timestamp now) {
+  if (dataplane_.path_mtu == nullptr || error_queue_fd_ < 0) return;
+  if (!socket_error_pending_ && now.nanoseconds() < next_error_check_ns_) return;
+  socket_error_pending_ = false;
+  next_error_check_ns_ = now.nanoseconds() + kErrorQueueCheckNs;
+  std::array<SocketError, 16> errors;
+  for (;;) {
+    const ErrorQueueRead r = read_socket_errors(error_queue_fd_, errors);
+    for (std::size_t i = 0; i < r.parsed; ++i) {
+      if (const auto report = path_mtu_report(errors[i])) {
+        dataplane_.path_mtu->table.learn(report->destination, report->mtu, now);
+      }
+    }
+    if (r.parsed < errors.size()) break;
+  }
 }
 
 void Worker::stop() {
@@ -189,6 +217,14 @@ Result<void> Worker::run() {
       return Error(std::string("worker: epoll_ctl: ") + std::strerror(errno));
     }
   }
+  if (error_queue_fd_ >= 0 && error_queue_fd_ != socket_.fd()) {
+    epoll_event ev{};
+    ev.events = 0;  // EPOLLERR only, which epoll always reports
+    ev.data.fd = error_queue_fd_;
+    if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, error_queue_fd_, &ev) != 0) {
+      return Error(std::string("worker: epoll_ctl: ") + std::strerror(errno));
+    }
+  }
   attach_reader();
   epoll_event events[4];
   while (!stopping_.load(std::memory_order_relaxed)) {
@@ -200,6 +236,11 @@ Result<void> Worker::run() {
     if (n < 0) {
       if (errno == EINTR) continue;
       return Error(std::string("worker: epoll_wait: ") + std::strerror(errno));
+    }
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == error_queue_fd_ && (events[i].events & EPOLLERR) != 0) {
+        socket_error_pending_ = true;  // the error queue: path MTU reports
+      }
     }
     // Keep going while either seam still has data, one batch each way per turn. (After a
     // timeout, n == 0, the pass retries the held packets.)

@@ -67,6 +67,10 @@ class Worker {
     std::size_t held_per_policy = 4;
     std::size_t held_total = 0;
     std::int64_t hold_timeout_ns = 1'000'000'000;
+    // A socket whose error queue carries path MTU reports (the ESP-in-UDP socket, which may sit
+    // inside a combined socket): polled for EPOLLERR and drained into Dataplane::path_mtu.
+    // -1: none.
+    int error_queue_fd = -1;
   };
 
   // Everything referenced must outlive the worker. `wake_control` is signalled when the packet
@@ -101,6 +105,7 @@ class Worker {
   void release(PacketBatch& batch);
   void count_io_drops(const PacketBatch& batch);
   void wake_control_if_needed(bool ike_noticed);
+  void read_path_mtu_reports(Timestamp now);
   void queue_ike(const PacketBuffer& packet, bool handled);
 
   Dataplane& dataplane_;
@@ -122,6 +127,11 @@ class Worker {
   std::unique_ptr<EventFd> stop_;
   std::optional<Error> stop_error_;
   std::atomic<bool> stopping_{false};
+  // The socket's error queue (path MTU reports): EPOLLERR seen, and when to look anyway.
+  static constexpr std::int64_t kErrorQueueCheckNs = 100'000'000;
+  const int error_queue_fd_;
+  bool socket_error_pending_ = false;
+  std::int64_t next_error_check_ns_ = 0;
 };
 
 }  // namespace uipsec

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "dataplane/dataplane_test_support.hpp"
+#include "dataplane/path_mtu.hpp"
 #include "io/fake_datagram_socket.hpp"
 #include "io/fake_tun.hpp"
 
@@ -310,6 +311,37 @@ TEST_F(WorkerHoldTest, RunReleasesHeldPacketsWithoutNewTraffic) {
   thread.join();
   EXPECT_EQ(hold_worker_.counters().released.get(), 1u);
   EXPECT_EQ(opened_by_peer(), std::vector<std::vector<std::uint8_t>>{flow(1)});
+}
+
+TEST_F(WorkerTest, PacketOverThePathMtuIsAnsweredIntoTheTun) {
+  PathMtu path_mtu;
+  host_.dataplane.path_mtu = &path_mtu;
+  path_mtu.table.learn(addr("198.18.0.2"), 1380, clock_.now());
+  auto inner = udp_packet("198.18.10.1", "198.18.20.1", 1000, 53, 1372);  // 1400 bytes
+  inner[6] |= 0x40;                                                       // DF
+  inner[10] = inner[11] = 0;
+  store_be16(&inner[10], inet_checksum(ByteSpan(inner.data(), 20)));
+  tun_.inject(inner);
+  EXPECT_TRUE(worker_.poll_once());
+  EXPECT_TRUE(socket_.take_sent().empty());
+  const auto written = tun_.take_written();
+  for (std::size_t r = 1; r < kDropReasonCount; ++r) {
+    EXPECT_EQ(worker_.counters().drops.get(static_cast<DropReason>(r)),
+              r == static_cast<std::size_t>(DropReason::kPacketTooBig) ? 1u : 0u)
+        << to_string(static_cast<DropReason>(r));
+  }
+  ASSERT_EQ(written.size(), 1u);
+  ASSERT_EQ(written[0].size(), 576u);
+  EXPECT_EQ(written[0][20], 3);
+  EXPECT_EQ(written[0][21], 4);
+  EXPECT_EQ(load_be16(&written[0][26]), 1318);
+  EXPECT_EQ(worker_.counters().drops.get(DropReason::kPacketTooBig), 1u);
+  // Without DF it leaves as ESP (the kernel fragments it).
+  tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1000, 53, 1372));
+  EXPECT_TRUE(worker_.poll_once());
+  EXPECT_EQ(socket_.take_sent().size(), 1u);
+  EXPECT_EQ(worker_.pool().available(), 8u);
+  host_.dataplane.path_mtu = nullptr;
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 namespace uipsec {
 
+struct PathMtu;
 using EventQueue = BoundedQueue<IpsecEvent>;
 
 struct Dataplane {
@@ -29,6 +30,9 @@ struct Dataplane {
   std::int64_t mapping_interval_ns = 1'000'000'000;
   // Whether an IKE daemon takes non-ESP-marker datagrams (otherwise they are counted, dropped).
   std::atomic<bool> ike_handler_registered{false};
+  // Learned outer path MTUs and the ICMP "too big" rate (dataplane/path_mtu.hpp); nullptr: no
+  // path MTU check, every packet is sealed whatever its size.
+  PathMtu* path_mtu = nullptr;
 };
 
 // One worker's counters: written by that worker only, read by the control thread.

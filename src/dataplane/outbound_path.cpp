@@ -3,6 +3,7 @@
 #include <cassert>
 
 #include "dataplane/event_reporting.hpp"
+#include "dataplane/path_mtu.hpp"
 #include "esp/esp_encapsulation.hpp"
 #include "esp/tunnel_tos.hpp"
 #include "wire/ip_packet.hpp"
@@ -113,6 +114,13 @@ Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now, bool firs
     return Verdict::drop(DropReason::kNoSa);
   }
   if (sa->hard_expired()) return Verdict::drop(DropReason::kSaExpired);
+  // Over the learned path MTU: an ICMP "too big" for the TUN device instead (path_mtu.hpp).
+  if (dataplane_.path_mtu != nullptr) {
+    if (const auto v = enforce_path_mtu(*dataplane_.path_mtu, *sa, *info, packet, worker_, now)) {
+      if (!v->dropped()) counters_.drops.count(v->reason);  // answered: still a drop
+      return *v;
+    }
+  }
   // Numbers beyond the persisted reservation are never sent (a restart could send them again);
   // checked before next() so that a long outage of the state directory burns no numbers.
   if (sa->sequence_unreserved()) return Verdict::drop(DropReason::kSequenceUnreserved);

@@ -44,6 +44,9 @@ namespace uipsec {
   X(kSequenceExhausted, "sequence-exhausted") /* outbound sequence numbers used up */         \
   X(kNoRoom, "no-room")                       /* buffer lacks head- or tailroom */            \
   X(kTransportFragment, "transport-fragment") /* a fragment cannot go in transport mode */    \
+  /* Outbound, over the path MTU (dataplane/path_mtu.hpp) */                                  \
+  X(kPacketTooBig, "packet-too-big") /* answered with ICMP "too big" (or not answerable) */   \
+  X(kPacketTooBigRateLimited, "packet-too-big-ratelimited") /* the ICMP rate was used up */   \
   /* Outbound, static SAs (daemon/sequence_store.hpp) */                                      \
   X(kSequenceUnreserved, "sequence-unreserved") /* beyond the reservation on disk */          \
   /* Either direction */                                                                      \
