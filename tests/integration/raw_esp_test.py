@@ -106,6 +106,42 @@ def test_two_uipsecd(topology):
     h.stop_cleanly(pair, a, b)
 
 
+def test_outer_tos_leaves_with_each_packet(topology):
+    """The TOS byte the packet path chose (RFC 6040: the inner DSCP and ECN copied out) is in the
+    outer IPv4 header of each raw ESP packet — passed with the send, as on the UDP socket."""
+    pair = h.Pair(topology)
+    keys = h.Keys()
+    uipsecd, uipsec = h.binaries()
+    a = h.Daemon(pair.a, pair.workdir, "a",
+                 h.tunnel_config("a", "aes-gcm", keys, encap=False), uipsecd, uipsec)
+    b = h.Daemon(pair.b, pair.workdir, "b",
+                 h.tunnel_config("b", "aes-gcm", keys, encap=False), uipsecd, uipsec)
+    assert h.ping(pair.a, h.A_INNER4, h.B_INNER4).returncode == 0, a.output()
+    # A second raw ESP socket on B sees every ESP packet too (IPv4: with its header).
+    sniffer_code = (
+        "import socket,sys\n"
+        "s=socket.socket(socket.AF_INET,socket.SOCK_RAW,50);s.settimeout(10)\n"
+        "print('ready',flush=True)\n"
+        "for _ in range(3):\n"
+        "  d=s.recv(65536)\n"
+        "  print(hex(d[1]),flush=True)\n")
+    sniffer = pair.b.popen(["/usr/bin/python3", "-c", sniffer_code], stdout=subprocess.PIPE)
+    try:
+        assert sniffer.stdout.readline().strip() == "ready"
+        # DSCP AF41 (0x88) with ECT(0) (0x02) on the inner packets.
+        result = pair.a.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "-Q", "0x8a", "-I",
+                             h.A_INNER4, h.B_INNER4], check=False, timeout=30)
+        assert result.returncode == 0, result.stdout
+        seen = [sniffer.stdout.readline().strip() for _ in range(3)]
+    finally:
+        sniffer.kill()
+        sniffer.wait()
+    # Requests A -> B and replies B -> A both pass B's raw sockets only inbound: three requests.
+    assert seen == ["0x8a"] * 3, seen
+    h.log(f"   outer TOS of raw ESP: {seen} for inner DSCP AF41 + ECT(0)")
+    h.stop_cleanly(pair, a, b)
+
+
 def test_transport_mismatch_is_a_counted_drop(topology):
     pair = h.Pair(topology)
     keys = h.Keys()
@@ -177,5 +213,6 @@ def test_raw_esp_off_refuses_sas_without_encapsulation(topology):
 
 if __name__ == "__main__":
     h.main([test_scapy_peer_ipv4_outside, test_scapy_peer_ipv6_outside, test_two_uipsecd,
+            test_outer_tos_leaves_with_each_packet,
             test_transport_mismatch_is_a_counted_drop,
             test_raw_esp_off_refuses_sas_without_encapsulation])
