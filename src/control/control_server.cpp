@@ -169,6 +169,7 @@ ControlServer::ControlServer(IpsecBackend& backend, FdWatcher& watcher, std::str
       watcher_(watcher),
       path_(std::move(path)),
       options_(std::move(options)),
+      default_replay_window_(options_.default_replay_window),
       listener_(std::move(listener)),
       device_(device),
       inode_(inode) {}
@@ -361,8 +362,8 @@ void ControlServer::execute(Client& c, Request& request) {
                           "; use the uipsec command of the same release as uipsecd");
         return;
       }
-      reply(to_json(HelloResult{kControlProtocolVersion, options_.daemon_version,
-                                options_.default_replay_window}));
+      reply(to_json(
+          HelloResult{kControlProtocolVersion, options_.daemon_version, default_replay_window_}));
       return;
     }
     case Op::kSpiAllocate: {

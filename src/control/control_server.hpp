@@ -91,6 +91,10 @@ class ControlServer final : public EventListener {
   IkeDelivery deliver_ike(const Endpoint& local, const Endpoint& remote, ByteSpan payload);
   bool ike_handler_registered() const { return ike_handler_fd_ >= 0; }
 
+  // What `hello` reports from now on as the default anti-replay window (a reload changed
+  // uipsec.replay_window).
+  void set_default_replay_window(std::uint32_t window) { default_replay_window_ = window; }
+
   const std::string& path() const { return path_; }
   std::size_t client_count() const { return clients_.size(); }
   std::vector<ClientInfo> clients() const;
@@ -126,6 +130,7 @@ class ControlServer final : public EventListener {
   FdWatcher& watcher_;
   const std::string path_;
   const ControlServerOptions options_;
+  std::uint32_t default_replay_window_;  // options_'s until set_default_replay_window()
   UniqueFd listener_;
   // The socket file this server created; removed on destruction only if the path still is it.
   const dev_t device_;

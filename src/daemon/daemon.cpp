@@ -16,6 +16,7 @@
 #include "control/control_server.hpp"
 #include "daemon/daemon_backend.hpp"
 #include "daemon/ike_relay.hpp"
+#include "daemon/reload.hpp"
 #include "daemon/route_manager.hpp"
 #include "daemon/sequence_store.hpp"
 #include "daemon/worker.hpp"
@@ -92,6 +93,7 @@ struct Daemon::Parts {
   std::unique_ptr<SequenceReservations> reservations;  // static SAs' sequence numbers on disk
   std::unique_ptr<TimerFd> reservation_timer;
   UniqueFd signals;
+  std::function<void()> reload_handler;  // SIGHUP
   std::thread worker_thread;
   Result<void> worker_result;
 
@@ -105,6 +107,19 @@ struct Daemon::Parts {
     // The databases go before the domain; no reader is left once the worker has stopped.
     local.reset();
     domain.synchronize();
+  }
+
+  // Tops reservations up well before a worker at full rate reaches them (half a block left).
+  // Started once there is a reservation: at start, or at the first reload that adds one.
+  Result<void> start_reservation_timer() {
+    auto created = TimerFd::create();
+    if (!created) return created.error();
+    reservation_timer = std::make_unique<TimerFd>(std::move(*created));
+    UIPSEC_TRY(reservation_timer->arm_periodic(std::chrono::milliseconds(100)));
+    return loop->add(reservation_timer->fd(), EPOLLIN, [this](std::uint32_t) {
+      reservation_timer->drain();
+      reservations->tick(*sad);
+    });
   }
 
   void address_changes() {
@@ -387,30 +402,31 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
                             [raw](std::uint32_t) { raw->address_changes(); }));
   }
 
-  if (p->reservations && p->reservations->size() != 0) {
-    // Tops reservations up well before a worker at full rate reaches them (half a block left).
-    auto reservation_timer = TimerFd::create();
-    if (!reservation_timer) return reservation_timer.error();
-    p->reservation_timer = std::make_unique<TimerFd>(std::move(*reservation_timer));
-    UIPSEC_TRY(p->reservation_timer->arm_periodic(std::chrono::milliseconds(100)));
-    UIPSEC_TRY(p->loop->add(p->reservation_timer->fd(), EPOLLIN, [raw](std::uint32_t) {
-      raw->reservation_timer->drain();
-      raw->reservations->tick(*raw->sad);
-    }));
-  }
+  if (p->reservations && p->reservations->size() != 0) UIPSEC_TRY(p->start_reservation_timer());
 
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  // SIGHUP: reload (set_reload_handler).
+  sigaddset(&mask, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // threads started from here inherit the mask
   p->signals = UniqueFd(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!p->signals.valid()) return Error(std::string("signalfd: ") + std::strerror(errno));
   UIPSEC_TRY(p->loop->add(p->signals.get(), EPOLLIN, [raw](std::uint32_t) {
     signalfd_siginfo info;
+    bool stop = false;
+    bool hangup = false;
     while (read(raw->signals.get(), &info, sizeof(info)) == sizeof(info)) {
+      (info.ssi_signo == SIGHUP ? hangup : stop) = true;
     }
-    raw->loop->stop();
+    if (stop) {
+      raw->loop->stop();
+    } else if (hangup && raw->reload_handler) {
+      raw->reload_handler();
+    } else if (hangup) {
+      std::fprintf(stderr, "uipsecd: SIGHUP ignored (no configuration file to reload)\n");
+    }
   }));
 
   if (after_setup) UIPSEC_TRY(after_setup());
@@ -432,5 +448,32 @@ Result<void> Daemon::run() {
 }
 
 void Daemon::stop() { parts_->loop->stop(); }
+
+void Daemon::set_reload_handler(std::function<void()> handler) {
+  parts_->reload_handler = std::move(handler);
+}
+
+const DaemonConfig& Daemon::config() const { return parts_->config; }
+
+Result<ReloadOutcome> Daemon::reload(const DaemonConfig& next) {
+  Parts& p = *parts_;
+  auto outcome = apply_reload(plan_reload(p.config, next),
+                              ReloadTarget{*p.backend, *p.sad, p.domain, p.reservations.get()});
+  if (!outcome) return outcome;
+  p.config.states = outcome->states;
+  p.config.policies = outcome->policies;
+  p.config.replay_window = next.replay_window;  // for SAs added from now on
+  if (p.server) p.server->set_default_replay_window(next.replay_window);
+  p.config.sequence_margin = next.sequence_margin;
+  p.sad->set_sequence_margin(next.sequence_margin);
+  if (p.reservations && p.reservations->size() != 0 && !p.reservation_timer) {
+    if (auto r = p.start_reservation_timer(); !r.ok()) {
+      // Reservations are still written, only not topped up: a static SA stops at its bound.
+      outcome->lines.push_back("cannot start the reservation timer: " + r.error().message());
+      ++outcome->failures;
+    }
+  }
+  return outcome;
+}
 
 }  // namespace uipsec

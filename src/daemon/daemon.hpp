@@ -9,8 +9,8 @@
 //   5. the states and policies of the configuration file
 //   6. the control socket, then the worker thread
 // run() is the control thread: control socket, 1 s lifetime/reservation timer, events from the
-// worker, signals (SIGTERM/SIGINT stop). Shutdown stops the worker, removes our routes and rules
-// and the control socket, and closes the TUN device.
+// worker, signals (SIGTERM/SIGINT stop, SIGHUP reloads). Shutdown stops the worker, removes our
+// routes and rules and the control socket, and closes the TUN device.
 #pragma once
 
 #include <functional>
@@ -20,6 +20,7 @@
 
 #include "base/result.hpp"
 #include "daemon/daemon_config.hpp"
+#include "daemon/reload.hpp"
 
 namespace uipsec {
 
@@ -39,6 +40,16 @@ class Daemon {
   Result<void> run();
   // Any thread.
   void stop();
+
+  // SIGHUP runs `handler` on the control thread (uipsecd reads its file again and calls
+  // reload()); without a handler SIGHUP is logged and otherwise ignored. Before run().
+  void set_reload_handler(std::function<void()> handler);
+  // Control thread: applies the declared states and policies of `next` and the keys a reload
+  // can change (uipsec.replay_window for new SAs, uipsec.sequence_margin); every other key
+  // keeps its running value (daemon/reload.hpp, docs/OPERATIONS.md). An error changed nothing.
+  Result<ReloadOutcome> reload(const DaemonConfig& next);
+  // The configuration in effect: as started, with what reloads applied.
+  const DaemonConfig& config() const;
 
   struct Parts;  // everything it owns, in construction order (daemon.cpp)
 

@@ -199,6 +199,45 @@ void SequenceReservations::tick(SaDatabase& sad) {
   }
 }
 
+const SequenceReservations::Entry* SequenceReservations::entry(std::string_view name) const {
+  for (const Entry& e : entries_) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+Result<void> SequenceReservations::release(std::string_view name,
+                                           std::optional<std::uint64_t> last_sent) {
+  const auto it = std::find_if(entries_.begin(), entries_.end(),
+                               [&](const Entry& e) { return e.name == name; });
+  if (it == entries_.end()) return {};
+  const Entry e = *it;
+  entries_.erase(it);
+  if (!last_sent) return {};
+  if (auto r = files_.save(e.name, e.id, std::min(*last_sent, e.bound)); !r.ok()) {
+    return r.error().with_context("SA " + e.name + ": the reservation up to " +
+                                  std::to_string(e.bound) + " stays");
+  }
+  return {};
+}
+
+Result<void> SequenceReservations::persist(std::string_view name) {
+  const Entry* e = entry(name);
+  if (e == nullptr) return {};
+  if (auto r = files_.save(e->name, e->id, e->bound); !r.ok()) {
+    return r.error().with_context("SA " + e->name +
+                                  ": cannot reserve outbound sequence numbers "
+                                  "(uipsec.state_directory)");
+  }
+  return {};
+}
+
+void SequenceReservations::enforce(std::string_view name, SaDatabase& sad) {
+  const Entry* e = entry(name);
+  if (e == nullptr) return;
+  if (SecurityAssociation* sa = sad.get(e->id)) sa->set_sequence_reserved(e->bound);
+}
+
 bool SequenceReservations::checkpoint(const SaDatabase& sad) {
   bool ok = true;
   for (Entry& e : entries_) {

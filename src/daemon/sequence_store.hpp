@@ -79,6 +79,20 @@ class SequenceReservations {
   // nothing. Returns false when a write failed (the old, higher reservation stays; still safe).
   bool checkpoint(const SaDatabase& sad);
 
+  // Reload (docs/OPERATIONS.md): stops tracking the SA `name` (removed, or about to be replaced).
+  // `last_sent`, the SA's final outbound number, may be given only once the SA can send no more
+  // (its numbers frozen): it is written, so that a successor with the same keys continues right
+  // after it rather than above the whole reserved block. Without it the file keeps its bound,
+  // which is always safe. Errors: that write failed (the entry is gone anyway and the file keeps
+  // the higher bound). Unknown names are ignored.
+  Result<void> release(std::string_view name, std::optional<std::uint64_t> last_sent);
+  // Reload, for an SA prepared under `name` after the workers started: persist() writes its first
+  // reservation before the SA is added (so that the disk covers every number it can reach),
+  // enforce() gives the added SA that bound right after. Unknown names: nothing to do.
+  Result<void> persist(std::string_view name);
+  void enforce(std::string_view name, SaDatabase& sad);
+
+  bool tracks(std::string_view name) const { return entry(name) != nullptr; }
   std::size_t size() const { return entries_.size(); }
   std::uint64_t block() const { return block_; }
   const SequenceFiles& files() const { return files_; }
@@ -93,6 +107,7 @@ class SequenceReservations {
   };
   // The SA this entry reserves for, or null (gone, or replaced by one without a reservation).
   static SecurityAssociation* find(const SaDatabase& sad, const Entry& e);
+  const Entry* entry(std::string_view name) const;
 
   SequenceFiles files_;
   std::uint64_t block_;

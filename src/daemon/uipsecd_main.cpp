@@ -55,6 +55,12 @@ void usage(std::FILE* out) {
       "Runs in the foreground until SIGTERM or SIGINT; logs to standard error. Under systemd\n"
       "(Type=notify) it sends READY=1 once the control socket and the tunnel are up.\n"
       "\n"
+      "SIGHUP reads the configuration file again: a file that does not load changes nothing\n"
+      "(the log names file and line); otherwise states and policies follow it (unchanged ones\n"
+      "keep running, changed ones are replaced, removed ones deleted; those added with\n"
+      "`uipsec` are never touched), uipsec.replay_window and sequence_margin apply to SAs\n"
+      "added from then on, and other changed keys are logged as needing a restart.\n"
+      "\n"
       "Exit status: 0 stopped by a signal, 1 set-up or run-time error, 2 bad command line.\n",
       uipsec::kDefaultConfigPath, uipsec::kDefaultControlSocket, UIPSEC_EXAMPLES_DIR,
       uipsec::DaemonConfig{}.state_directory.c_str(),
@@ -94,6 +100,54 @@ int fail(const std::string& message) {
   return 1;
 }
 
+// Where the configuration comes from, at start and at each SIGHUP.
+struct ConfigSource {
+  std::string path;
+  bool explicit_path = false;  // -c: the file must exist
+  std::string socket_path;     // -S: overrides uipsec.control_socket
+
+  // The file's settings, or the built-in defaults when the default file does not exist.
+  uipsec::Result<uipsec::Settings> read(bool quiet) const {
+    struct stat st;
+    if (explicit_path || stat(path.c_str(), &st) == 0) return uipsec::Settings::parse_file(path);
+    if (!quiet)
+      std::fprintf(stderr, "uipsecd: %s not found, using built-in defaults\n", path.c_str());
+    return uipsec::Settings::parse_string("", "<defaults>");
+  }
+  uipsec::Result<uipsec::DaemonConfig> load(const uipsec::Settings& settings) const {
+    auto config = uipsec::load_daemon_config(settings);
+    if (config.ok() && !socket_path.empty()) config->control_socket = socket_path;
+    return config;
+  }
+};
+
+// SIGHUP: reads the file again. A file that does not load changes nothing (the message names
+// file and line); otherwise the states and policies follow it (daemon/reload.hpp) and keys that
+// only take effect at a start are named. `started`: the settings the daemon started with.
+void reload(uipsec::Daemon& daemon, const ConfigSource& source, const uipsec::Settings& started) {
+  const auto log = [](const std::string& line) {
+    std::fprintf(stderr, "uipsecd: reload: %s\n", line.c_str());
+  };
+  auto settings = source.read(true);
+  if (!settings) return log(settings.error().message() + "; nothing changed");
+  auto config = source.load(*settings);
+  if (!config) return log(config.error().message() + "; nothing changed");
+  const std::vector<std::string> overridden =
+      source.socket_path.empty() ? std::vector<std::string>{}
+                                 : std::vector<std::string>{"uipsec.control_socket"};
+  for (const auto& key : uipsec::restart_keys(started, *settings, overridden)) {
+    log(key.where + ": " + key.path + " changed: needs a restart, the running value stays");
+  }
+  const uipsec::ReloadPlan plan = uipsec::plan_reload(daemon.config(), *config);
+  const std::string summary = plan.summary();
+  auto outcome = daemon.reload(*config);
+  if (!outcome) return log(outcome.error().message() + "; nothing changed");
+  for (const std::string& line : outcome->lines) log(line);
+  std::string done = "done: " + summary;
+  if (outcome->failures != 0) done += " (" + std::to_string(outcome->failures) + " failed)";
+  log(done);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,17 +185,11 @@ int main(int argc, char** argv) {
     }
   }
 
-  uipsec::Result<uipsec::Settings> settings = uipsec::Settings::parse_string("", "<defaults>");
-  struct stat st;
-  if (explicit_config || stat(config_path.c_str(), &st) == 0) {
-    settings = uipsec::Settings::parse_file(config_path);
-    if (!settings) return fail(settings.error().message());
-  } else {
-    std::fprintf(stderr, "uipsecd: %s not found, using built-in defaults\n", config_path.c_str());
-  }
-  auto config = uipsec::load_daemon_config(*settings);
+  const ConfigSource source{config_path, explicit_config, socket_path};
+  auto settings = source.read(false);
+  if (!settings) return fail(settings.error().message());
+  auto config = source.load(*settings);
   if (!config) return fail(config.error().message());
-  if (!socket_path.empty()) config->control_socket = socket_path;
   if (check_only) {
     std::printf(
         "configuration OK: tun %s (%s, mtu %u), routes %s, nat-t port %u, control %s, "
@@ -161,6 +209,8 @@ int main(int argc, char** argv) {
   if (!daemon) return fail(daemon.error().message());
   std::fprintf(stderr, "uipsecd: running: tun %s, ESP in UDP on port %u, control socket %s\n",
                config->tun_name.c_str(), config->nat_t_port, config->control_socket.c_str());
+  (*daemon)->set_reload_handler(
+      [&daemon, &source, &settings] { reload(**daemon, source, *settings); });
   notify_ready();
   auto result = (*daemon)->run();
   daemon->reset();

@@ -56,6 +56,8 @@ struct PolicyConfig {
   // Selector valid; PROTECT has a template (tunnel-mode templates with addresses of one family);
   // BYPASS and DISCARD have none.
   Result<void> validate() const;
+
+  friend bool operator==(const PolicyConfig&, const PolicyConfig&) = default;
 };
 
 struct PolicyCounters {
