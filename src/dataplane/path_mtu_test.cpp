@@ -72,26 +72,38 @@ TEST(PathMtuTable, StaysBoundedAndKeepsTheNewest) {
 TEST(PathMtuTable, ReadersOnOtherThreadsNeverSeeTornEntries) {
   PathMtuTable table;
   std::atomic<bool> stop{false};
-  // The writer alternates two MTUs for two addresses; a torn read would pair an address with
-  // the other's MTU (each address has its own pair of values).
+  // Two writers (two workers reading their sockets' error queues) alternate two MTUs, each for
+  // its own address and both for a shared one; a torn read would pair an address with a value
+  // it never had.
   std::thread reader([&] {
     while (!stop.load()) {
       const auto a = table.lookup(addr("198.18.0.2"), kT0);
       const auto b = table.lookup(addr("198.18.0.3"), kT0);
+      const auto c = table.lookup(addr("2001:db8::9"), kT0);
       if (a) {
         ASSERT_TRUE(*a == 1300 || *a == 1301) << *a;
       }
       if (b) {
         ASSERT_TRUE(*b == 1400 || *b == 1401) << *b;
       }
+      if (c) {
+        ASSERT_TRUE(*c >= 1300 && *c <= 1401) << *c;
+      }
     }
   });
-  for (int i = 0; i < 20000; ++i) {
-    table.learn(addr("198.18.0.2"), 1300 + i % 2, kT0);
-    table.learn(addr("198.18.0.3"), 1400 + i % 2, kT0);
-  }
+  auto writer = [&](const char* own, std::uint32_t base) {
+    for (std::uint32_t i = 0; i < 10000; ++i) {
+      table.learn(addr(own), base + i % 2, kT0);
+      table.learn(addr("2001:db8::9"), base + i % 2, kT0);
+    }
+  };
+  std::thread second(writer, "198.18.0.3", 1400);
+  writer("198.18.0.2", 1300);
+  second.join();
   stop = true;
   reader.join();
+  // The shared address has one entry, not one per writer.
+  EXPECT_EQ(table.size(kT0), 3u);
 }
 
 TEST(IcmpRateLimiter, AllowsABurstThenTheRate) {
