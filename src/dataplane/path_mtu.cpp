@@ -61,6 +61,7 @@ PathMtuTable::Entry PathMtuTable::read(const Slot& slot) {
     e.family = slot.family.load(std::memory_order_relaxed);
     e.mtu = slot.mtu.load(std::memory_order_relaxed);
     e.expires_ns = slot.expires_ns.load(std::memory_order_relaxed);
+    e.never_written = before == 0;
     std::atomic_thread_fence(std::memory_order_acquire);
     if (slot.sequence.load(std::memory_order_relaxed) == before) return e;
   }
@@ -118,6 +119,9 @@ std::optional<std::uint32_t> PathMtuTable::lookup(const IpAddress& destination,
       if (now.nanoseconds() >= e.expires_ns) return std::nullopt;
       return e.mtu;
     }
+    // learn() fills the first free slot of a key's window, and slots are never unwritten: the
+    // key is not beyond a slot that was never written. (A miss in a sparse table reads one.)
+    if (e.never_written) return std::nullopt;
   }
   return std::nullopt;
 }

@@ -57,9 +57,9 @@ class PathMtuTable {
 
   PathMtuTable();
 
-  // Any thread (serialised inside). Records that `destination` has path MTU `mtu` (raised to the family's
-  // minimum; 65535 and above mean "no limit" and remove the entry) until now + kExpiryNs. When
-  // the key's slots are all taken, the one that expires first is replaced.
+  // Any thread (serialised inside). Records that `destination` has path MTU `mtu` (raised to the
+  // family's minimum; 65535 and above mean "no limit" and remove the entry) until now + kExpiryNs.
+  // When the key's slots are all taken, the one that expires first is replaced.
   void learn(const IpAddress& destination, std::uint32_t mtu, Timestamp now);
   // Any thread. The live MTU learned for `destination`, if any.
   std::optional<std::uint32_t> lookup(const IpAddress& destination, Timestamp now) const;
@@ -84,6 +84,7 @@ class PathMtuTable {
     std::uint32_t family = 0;
     std::uint32_t mtu = 0;
     std::int64_t expires_ns = 0;
+    bool never_written = false;  // the slot's sequence is still 0
   };
   static Entry read(const Slot& slot);
   static void write(Slot& slot, const Entry& entry);
