@@ -17,6 +17,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "base/prefetch.hpp"
 #include "base/qsbr.hpp"
 
 namespace uipsec {
@@ -50,6 +51,34 @@ class RcuHashMap {
       if (v == kTombstone || slot.tag.load(std::memory_order_relaxed) != tag) continue;
       Value* object = reinterpret_cast<Value*>(v);
       if (KeyOf{}(*object) == key) return object;
+    }
+    return nullptr;
+  }
+
+  // Reader side, for batches (base/prefetch.hpp): two steps that start loading what find(key)
+  // will read, without waiting for memory or changing anything. prefetch_slot() loads the line
+  // of the key's first slot; prefetch_value(), called after the slot line had time to arrive
+  // (one pass over the batch later), loads the first `bytes` of the object whose slot has the
+  // key's tag, without comparing keys, and returns that object — most likely the key's, but
+  // only find() knows (nullptr: none seen); the caller may read it until its next quiescent
+  // point, to prefetch what find() will read behind it. Afterwards find() hits the caches.
+  void prefetch_slot(const Key& key) const {
+    const Table* table = table_.load(std::memory_order_acquire);
+    prefetch(&table->slots[Hash{}(key)&table->mask]);
+  }
+  const Value* prefetch_value(const Key& key, std::size_t bytes = kCacheLine) const {
+    const Table* table = table_.load(std::memory_order_acquire);
+    const std::size_t hash = Hash{}(key);
+    const std::uint32_t tag = tag_of(hash);
+    std::size_t i = hash & table->mask;
+    // A few probes at most: a half-full table's runs are short, and this is only a hint.
+    for (std::size_t probes = 0; probes < 4; ++probes, i = (i + 1) & table->mask) {
+      const Slot& slot = table->slots[i];
+      const std::uintptr_t v = slot.value.load(std::memory_order_acquire);
+      if (v == kEmpty) return nullptr;
+      if (v == kTombstone || slot.tag.load(std::memory_order_relaxed) != tag) continue;
+      prefetch_bytes(reinterpret_cast<const void*>(v), bytes);
+      return reinterpret_cast<const Value*>(v);
     }
     return nullptr;
   }
@@ -92,7 +121,9 @@ class RcuHashMap {
   }
 
   std::size_t size() const { return size_; }
-  std::size_t capacity() const { return table_.load(std::memory_order_relaxed)->mask + 1; }
+  // Slots in the current table. Any thread (readers between quiescent points): a reader may
+  // size its work by it.
+  std::size_t capacity() const { return table_.load(std::memory_order_acquire)->mask + 1; }
 
   // Writer side: calls f(Value&) for every object.
   template <class F>

@@ -52,6 +52,11 @@ class Aead {
                     ByteSpan tag) = 0;
 
   virtual std::unique_ptr<Aead> clone() const = 0;
+
+  // Packet path, for batches (base/prefetch.hpp): starts loading the key state a seal or open
+  // reads, when it lies in this object (intel-ipsec-mb's key block); a hint, nothing else. The
+  // caller has this object's first line in cache already, or the call waits for it.
+  virtual void prefetch_state() const {}
 };
 
 // The implementation make_aead() uses for `algorithm`: intel-ipsec-mb for AES-GCM when

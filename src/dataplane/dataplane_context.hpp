@@ -20,6 +20,14 @@ namespace uipsec {
 struct PathMtu;
 using EventQueue = BoundedQueue<IpsecEvent>;
 
+// When OutboundPath and InboundPath look a batch up in prefetching passes (Dataplane's
+// staging_min_*): for batches of at least kStagingMinBatch packets while a table they search
+// holds more than kStagingMinEntries entries (SAs, or policies of the direction). Below that,
+// what a packet touches stays in the caches and the extra passes only cost (about 50 ns per
+// packet with one SA and one policy; docs/BENCHMARKS.md, "Policy and SA tables at scale").
+inline constexpr std::size_t kStagingMinEntries = 256;
+inline constexpr std::size_t kStagingMinBatch = 4;
+
 struct Dataplane {
   const SaDatabase& sad;
   const PolicyDatabase& spd;
@@ -30,6 +38,16 @@ struct Dataplane {
   std::int64_t mapping_interval_ns = 1'000'000'000;
   // Whether an IKE daemon takes non-ESP-marker datagrams (otherwise they are counted, dropped).
   std::atomic<bool> ike_handler_registered{false};
+  // Batch staging thresholds (kStagingMin*); tests set both to 0 to stage every batch.
+  std::size_t staging_min_entries = kStagingMinEntries;
+  std::size_t staging_min_batch = kStagingMinBatch;
+
+  // Whether a batch of `batch_size` is looked up in prefetching passes: `sa_slots` is the SA
+  // table's capacity (about four slots per SA), `policies` the policies of the direction.
+  bool stage(std::size_t batch_size, std::size_t sa_slots, std::size_t policies) const {
+    return batch_size >= staging_min_batch &&
+           (sa_slots > 4 * staging_min_entries || policies > staging_min_entries);
+  }
   // Learned outer path MTUs and the ICMP "too big" rate (dataplane/path_mtu.hpp); nullptr: no
   // path MTU check, every packet is sealed whatever its size.
   PathMtu* path_mtu = nullptr;

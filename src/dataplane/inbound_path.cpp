@@ -26,36 +26,102 @@ bool template_matches(const PolicyTemplate& tmpl, const SecurityAssociation& sa)
 }  // namespace
 
 void InboundPath::process(PacketBatch& batch, Timestamp now) {
+  if (!dataplane_.stage(batch.size, dataplane_.sad.inbound_slots(), 0)) {
+    for (std::size_t i = 0; i < batch.size; ++i) {
+      PacketBuffer& packet = *batch.packets[i];
+      Lookup found;
+      screen(packet, found);
+      const Verdict v =
+          found.verdict
+              ? *found.verdict
+              : process_one(packet,
+                            dataplane_.sad.find_inbound(found.spi, packet.meta.local.address), now);
+      batch.verdicts[i] = v;
+      if (v.dropped()) counters_.drops.count(v.reason);
+    }
+    return;
+  }
+  std::array<Lookup, kMaxBatch>& found = lookups_;
+  look_up_batch(batch, std::span(found).first(batch.size));
   for (std::size_t i = 0; i < batch.size; ++i) {
-    const Verdict v = process_one(*batch.packets[i], now);
+    // The AEAD key block of a packet a few ahead: the crypto of this one covers its latency.
+    if (i + kCryptoAhead < batch.size && found[i + kCryptoAhead].sa != nullptr) {
+      found[i + kCryptoAhead].sa->transform(worker_).prefetch_aead_state();
+    }
+    const Verdict v =
+        found[i].verdict ? *found[i].verdict : process_one(*batch.packets[i], found[i].sa, now);
     batch.verdicts[i] = v;
     if (v.dropped()) counters_.drops.count(v.reason);
   }
 }
 
-Verdict InboundPath::process_one(PacketBuffer& packet, Timestamp now) {
+void InboundPath::look_up_batch(PacketBatch& batch, std::span<Lookup> found) {
+  const SaDatabase& sad = dataplane_.sad;
+  const std::size_t n = found.size();
+  // Each pass reads what the one before prefetched and prefetches for the next.
+  for (std::size_t i = 0; i < n; ++i) {
+    screen(*batch.packets[i], found[i]);
+    if (!found[i].verdict) {
+      sad.prefetch_inbound_slot(found[i].spi, batch.packets[i]->meta.local.address);
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    found[i].likely_sa = nullptr;
+    if (!found[i].verdict) {
+      found[i].likely_sa =
+          sad.prefetch_inbound_sa(found[i].spi, batch.packets[i]->meta.local.address);
+    }
+  }
+  for (const Lookup& f : found) {
+    if (f.likely_sa != nullptr) f.likely_sa->prefetch_references(worker_);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    Lookup& f = found[i];
+    f.sa = nullptr;
+    if (f.verdict) continue;
+    f.sa = sad.find_inbound(f.spi, batch.packets[i]->meta.local.address);
+    if (f.sa != nullptr) f.sa->transform(worker_).prefetch_aead();
+  }
+  // The first packets' key blocks; process() prefetches the others kCryptoAhead ahead.
+  for (std::size_t i = 0; i < n && i < kCryptoAhead; ++i) {
+    if (found[i].sa != nullptr) found[i].sa->transform(worker_).prefetch_aead_state();
+  }
+}
+
+void InboundPath::screen(PacketBuffer& packet, Lookup& found) {
+  found.verdict.reset();
   PacketMeta& meta = packet.meta;
   if (meta.encapsulation == Encapsulation::kEspInUdp) {
     switch (classify_udp_payload(packet.span())) {
       case UdpPayloadKind::kEsp:
         break;
       case UdpPayloadKind::kKeepalive:
-        return Verdict::drop(DropReason::kNatKeepalive);
+        found.verdict = Verdict::drop(DropReason::kNatKeepalive);
+        return;
       case UdpPayloadKind::kIke:
         counters_.ike.add();
         if (!dataplane_.ike_handler_registered.load(std::memory_order_relaxed)) {
-          return Verdict::drop(DropReason::kIkeNoHandler);
+          found.verdict = Verdict::drop(DropReason::kIkeNoHandler);
+          return;
         }
         packet.pull_front(4);  // the non-ESP marker
-        return Verdict{Disposition::kPassToIke, DropReason::kNone};
+        found.verdict = Verdict{Disposition::kPassToIke, DropReason::kNone};
+        return;
       case UdpPayloadKind::kMalformed:
-        return Verdict::drop(DropReason::kTruncated);
+        found.verdict = Verdict::drop(DropReason::kTruncated);
+        return;
     }
   }
   const auto header = parse_esp_header(packet.span());
-  if (!header) return Verdict::drop(DropReason::kTruncated);
+  if (!header) {
+    found.verdict = Verdict::drop(DropReason::kTruncated);
+    return;
+  }
+  found.spi = header->spi;
+}
 
-  SecurityAssociation* sa = dataplane_.sad.find_inbound(header->spi, meta.local.address);
+Verdict InboundPath::process_one(PacketBuffer& packet, SecurityAssociation* sa, Timestamp now) {
+  PacketMeta& meta = packet.meta;
   if (sa == nullptr) return Verdict::drop(DropReason::kUnknownSpi);
   SaCounters& sc = sa->counters();
   // ESP in UDP for an SA without encapsulation, or raw ESP for one with it, is not the peer's.
@@ -109,7 +175,7 @@ Verdict InboundPath::process_one(PacketBuffer& packet, Timestamp now) {
     sc.other_drops.add();
     return Verdict::drop(DropReason::kBadInnerPacket);
   }
-  if (const auto& selector = sa->config().selector; selector && !selector->matches(*inner)) {
+  if (sa->has_selector() && !sa->config().selector->matches(*inner)) {
     sc.other_drops.add();
     return Verdict::drop(DropReason::kSelectorMismatch);
   }
@@ -136,13 +202,13 @@ Verdict InboundPath::check_policy(const SecurityAssociation& sa, const IpPacketI
   if (policy == nullptr) {
     // Linux drops a tunnel-mode packet no policy covers; uipsec does so once the SPD has inbound
     // policies at all, and accepts what the SA's own selector admitted.
-    if (tunnel && !sa.config().selector &&
+    if (tunnel && !sa.has_selector() &&
         (spd.has_policies(PolicyDirection::kIn) || spd.has_policies(PolicyDirection::kFwd))) {
       return Verdict::drop(DropReason::kInboundNoPolicy);
     }
     return Verdict::deliver_to_tun();
   }
-  switch (policy->config().action) {
+  switch (policy->action()) {
     case PolicyAction::kDiscard:
       return Verdict::drop(DropReason::kInboundPolicyDiscard);
     case PolicyAction::kBypass:
@@ -151,7 +217,7 @@ Verdict InboundPath::check_policy(const SecurityAssociation& sa, const IpPacketI
       if (tunnel) return Verdict::drop(DropReason::kInboundTemplateMismatch);
       break;
     case PolicyAction::kProtect:
-      if (!template_matches(*policy->config().tmpl, sa)) {
+      if (!template_matches(policy->protect_template(), sa)) {
         return Verdict::drop(DropReason::kInboundTemplateMismatch);
       }
       break;

@@ -326,6 +326,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   PacketBatch batch;
   batch.push(&packet);
+  // Half the inputs through the staged (prefetching) lookup, which a real batch of one skips.
+  h.dataplane.staging_min_entries = 0;
+  h.dataplane.staging_min_batch = (rest_size & 1) != 0 ? 0 : kStagingMinBatch;
   const std::uint64_t dropped_before = h.counters.drops.total();
   {
     const GuardOutside guard(packet);

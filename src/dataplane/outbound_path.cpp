@@ -1,7 +1,9 @@
 #include "dataplane/outbound_path.hpp"
 
+#include <array>
 #include <cassert>
 
+#include "base/prefetch.hpp"
 #include "dataplane/event_reporting.hpp"
 #include "dataplane/path_mtu.hpp"
 #include "esp/esp_encapsulation.hpp"
@@ -30,11 +32,114 @@ TrafficSelector selector_of(const IpPacketInfo& packet) {
 }  // namespace
 
 void OutboundPath::process(PacketBatch& batch, Timestamp now) {
+  if (!dataplane_.stage(batch.size, dataplane_.sad.outbound_slots(),
+                        dataplane_.spd.count(PolicyDirection::kOut))) {
+    for (std::size_t i = 0; i < batch.size; ++i) {
+      PacketBuffer& packet = *batch.packets[i];
+      const Verdict v = process_one(packet, look_up(packet), now, /*first=*/true, nullptr);
+      batch.verdicts[i] = v;
+      if (v.dropped()) counters_.drops.count(v.reason);
+    }
+    return;
+  }
+  std::array<Lookup, kMaxBatch>& found = lookups_;
+  look_up_batch(batch, std::span(found).first(batch.size));
   for (std::size_t i = 0; i < batch.size; ++i) {
-    const Verdict v = process_one(*batch.packets[i], now, /*first=*/true, nullptr);
+    // The AEAD key block of a packet a few ahead: the crypto of this one covers its latency,
+    // and prefetching all of them earlier would evict each other from L1.
+    if (i + kCryptoAhead < batch.size && found[i + kCryptoAhead].sa != nullptr) {
+      found[i + kCryptoAhead].sa->transform(worker_).prefetch_aead_state();
+    }
+    const Verdict v = process_one(*batch.packets[i], found[i], now, /*first=*/true, nullptr);
     batch.verdicts[i] = v;
     if (v.dropped()) counters_.drops.count(v.reason);
   }
+}
+
+void OutboundPath::look_up_batch(const PacketBatch& batch, std::span<Lookup> found) const {
+  const PolicyDatabase& spd = dataplane_.spd;
+  const SaDatabase& sad = dataplane_.sad;
+  constexpr PolicyDirection kOut = PolicyDirection::kOut;
+  const std::size_t n = found.size();
+  // Each pass reads what the one before prefetched and prefetches for the next.
+  for (std::size_t i = 0; i < n; ++i) {
+    Lookup& f = found[i];
+    f.info = parse_ip_packet(batch.packets[i]->span());
+    f.policy = nullptr;
+    f.sa = nullptr;
+    if (f.info) spd.prefetch_slots(kOut, *f.info);
+  }
+  for (const Lookup& f : found) {
+    if (f.info) spd.prefetch_sets(kOut, *f.info);
+  }
+  for (const Lookup& f : found) {
+    if (f.info) spd.prefetch_sources(kOut, *f.info);
+  }
+  for (const Lookup& f : found) {
+    if (f.info) spd.prefetch_lists(kOut, *f.info);
+  }
+  for (Lookup& f : found) {
+    if (!f.info) continue;
+    f.policy = spd.lookup(kOut, *f.info);
+    if (f.policy != nullptr) prefetch_bytes(f.policy, Policy::kHotBytes);
+  }
+  // The SA's key: the template's addresses in tunnel mode, the packet's own in transport mode.
+  auto sa_key = [](const Lookup& f, const PolicyTemplate& tmpl, auto&& use) {
+    const bool tunnel = tmpl.mode == TemplateMode::kTunnel;
+    return use(tmpl.reqid, tunnel ? tmpl.source : f.info->src,
+               tunnel ? tmpl.destination : f.info->dst);
+  };
+  for (const Lookup& f : found) {
+    if (const PolicyTemplate* tmpl = protect_template(f)) {
+      sa_key(f, *tmpl, [&](Reqid r, const IpAddress& s, const IpAddress& d) {
+        sad.prefetch_outbound_slot(r, s, d);
+      });
+    }
+  }
+  // The SA object, then (through the likely SA) its endpoints and EspTransform.
+  for (Lookup& f : found) {
+    f.likely_sa = nullptr;
+    if (const PolicyTemplate* tmpl = protect_template(f)) {
+      f.likely_sa = sa_key(f, *tmpl, [&](Reqid r, const IpAddress& s, const IpAddress& d) {
+        return sad.prefetch_outbound_sa(r, s, d);
+      });
+    }
+  }
+  for (const Lookup& f : found) {
+    if (f.likely_sa != nullptr) f.likely_sa->prefetch_references(worker_);
+  }
+  for (Lookup& f : found) {
+    if (const PolicyTemplate* tmpl = protect_template(f)) {
+      f.sa = sa_key(f, *tmpl, [&](Reqid r, const IpAddress& s, const IpAddress& d) {
+        return sad.find_outbound(r, s, d);
+      });
+      if (f.sa != nullptr) f.sa->transform(worker_).prefetch_aead();
+    }
+  }
+  // The first packets' key blocks; process() prefetches the others kCryptoAhead ahead.
+  for (std::size_t i = 0; i < n && i < kCryptoAhead; ++i) {
+    if (found[i].sa != nullptr) found[i].sa->transform(worker_).prefetch_aead_state();
+  }
+}
+
+OutboundPath::Lookup OutboundPath::look_up(const PacketBuffer& packet) const {
+  Lookup found;
+  found.info = parse_ip_packet(packet.span());
+  if (!found.info) return found;
+  found.policy = dataplane_.spd.lookup(PolicyDirection::kOut, *found.info);
+  if (const PolicyTemplate* tmpl = protect_template(found)) {
+    const bool tunnel = tmpl->mode == TemplateMode::kTunnel;
+    found.sa = dataplane_.sad.find_outbound(tmpl->reqid, tunnel ? tmpl->source : found.info->src,
+                                            tunnel ? tmpl->destination : found.info->dst);
+  }
+  return found;
+}
+
+const PolicyTemplate* OutboundPath::protect_template(const Lookup& found) {
+  if (found.policy == nullptr || found.policy->action() != PolicyAction::kProtect) {
+    return nullptr;
+  }
+  return &found.policy->protect_template();
 }
 
 std::size_t OutboundPath::release_held(PacketBatch& out, Timestamp now) {
@@ -47,7 +152,7 @@ std::size_t OutboundPath::release_held(PacketBatch& out, Timestamp now) {
   hold_->remove_if([&](AcquireHold::Entry& held) {
     Verdict v = Verdict::drop(DropReason::kAcquireExpired);
     if (!hold_->expired(held, now)) {
-      v = process_one(*held.packet, now, /*first=*/false, &held.policy);
+      v = process_one(*held.packet, look_up(*held.packet), now, /*first=*/false, &held.policy);
       if (v == kStillWaiting) return false;
     }
     assert(!out.full() && "the caller gives room for every held packet (at most kMaxBatch)");
@@ -63,12 +168,12 @@ std::size_t OutboundPath::release_held(PacketBatch& out, Timestamp now) {
   return out.size - before;
 }
 
-Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now, bool first,
-                                  PolicyIndex* waiting_for) {
-  const auto info = parse_ip_packet(packet.span());
-  if (!info) return Verdict::drop(DropReason::kNotIp);
+Verdict OutboundPath::process_one(PacketBuffer& packet, const Lookup& found, Timestamp now,
+                                  bool first, PolicyIndex* waiting_for) {
+  if (!found.info) return Verdict::drop(DropReason::kNotIp);
+  const IpPacketInfo* info = &*found.info;
 
-  Policy* policy = dataplane_.spd.lookup(PolicyDirection::kOut, *info);
+  Policy* policy = found.policy;
   if (policy == nullptr) return Verdict::drop(DropReason::kNoPolicy);
   if (first) {  // a held packet was counted on its policy when it came
     PolicyCounters& pc = policy->counters();
@@ -76,7 +181,7 @@ Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now, bool firs
     pc.bytes.add(info->total_length);
     pc.last_use_ns.store(now.nanoseconds(), std::memory_order_relaxed);
   }
-  switch (policy->config().action) {
+  switch (policy->action()) {
     case PolicyAction::kDiscard:
       return Verdict::drop(DropReason::kPolicyDiscard);
     case PolicyAction::kBypass:
@@ -86,10 +191,7 @@ Verdict OutboundPath::process_one(PacketBuffer& packet, Timestamp now, bool firs
       break;
   }
 
-  const PolicyTemplate& tmpl = *policy->config().tmpl;
-  const bool tunnel = tmpl.mode == TemplateMode::kTunnel;
-  SecurityAssociation* sa = dataplane_.sad.find_outbound(
-      tmpl.reqid, tunnel ? tmpl.source : info->src, tunnel ? tmpl.destination : info->dst);
+  SecurityAssociation* sa = found.sa;
   if (sa == nullptr) {
     // Rate-limited per policy: a held packet looked up again may remind the IKE daemon once per
     // interval, as a new packet would.

@@ -14,6 +14,14 @@
 //   5. encapsulate in the SA's mode and seal (esp_encapsulation.hpp)
 //   6. count on SA and policy (soft/hard expire events), address the packet to the SA's peer
 //
+// process() runs steps 1-3 for the whole batch first, in passes that start loading (prefetch)
+// what the next pass reads — SPD hash slots, SourceSets and trie roots, the policy, the SA's
+// slot, the SA, its endpoints and EspTransform, the AEAD — so that the cache misses of all
+// packets overlap instead of queueing behind each packet's crypto (DPDK's bulk lookup; with
+// 100 000 SAs and policies they are most of a packet's cost: docs/BENCHMARKS.md, "Policy and SA
+// tables at scale"). Then steps 2-6 per packet in order, with the pointers found: each packet's
+// verdict and counters are those of a packet processed alone.
+//
 // Held packets (release_held), oldest first, when the SA database changed or every
 // kHoldRecheckNs: waited the hold's timeout -> kAcquireExpired; otherwise steps 1-6 again (the
 // policy is looked up anew, so a policy that went or changed decides), and a packet whose
@@ -23,12 +31,16 @@
 // process() and release_held(). No allocation, lock or log line per packet.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
+#include <span>
 
 #include "base/clock.hpp"
 #include "dataplane/acquire_hold.hpp"
 #include "dataplane/dataplane_context.hpp"
 #include "packet/packet_batch.hpp"
+#include "wire/ip_packet.hpp"
 
 namespace uipsec {
 
@@ -60,11 +72,29 @@ class OutboundPath {
  private:
   // A held packet's policy still has no SA: it stays (never returned by process()).
   static constexpr Verdict kStillWaiting{Disposition::kHold, DropReason::kNoSa};
+  // How many packets ahead of the one being sealed process() prefetches the AEAD key block.
+  static constexpr std::size_t kCryptoAhead = 4;
 
-  // `first`: the packet is new (counted on its policy, may be admitted to the hold); otherwise
-  // it is a held one looked up again, and `*waiting_for` receives the index of the PROTECT
-  // policy it waits for when the result is kStillWaiting.
-  Verdict process_one(PacketBuffer& packet, Timestamp now, bool first, PolicyIndex* waiting_for);
+  // What steps 1-3 found for one packet: its header, its policy, and for a PROTECT policy the
+  // SA (nullptr: none yet). Pointers valid until the worker's next quiescent point.
+  struct Lookup {
+    std::optional<IpPacketInfo> info;  // nullopt: not IP
+    Policy* policy = nullptr;
+    SecurityAssociation* sa = nullptr;
+    const SecurityAssociation* likely_sa = nullptr;  // prefetching only: before find_outbound
+  };
+  // Steps 1-3 for one packet without staging (held packets).
+  Lookup look_up(const PacketBuffer& packet) const;
+  // The template whose SA a packet needs, when its policy is PROTECT; else nullptr.
+  static const PolicyTemplate* protect_template(const Lookup& found);
+  // Steps 1-3 for a whole batch, in prefetching passes.
+  void look_up_batch(const PacketBatch& batch, std::span<Lookup> found) const;
+
+  // Steps 2-6 with what look_up found. `first`: the packet is new (counted on its policy, may
+  // be admitted to the hold); otherwise it is a held one looked up again, and `*waiting_for`
+  // receives the index of the PROTECT policy it waits for when the result is kStillWaiting.
+  Verdict process_one(PacketBuffer& packet, const Lookup& found, Timestamp now, bool first,
+                      PolicyIndex* waiting_for);
   void raise_acquire(Policy& policy, const IpPacketInfo& packet, Timestamp now);
 
   Dataplane& dataplane_;
@@ -74,6 +104,9 @@ class OutboundPath {
   // The SA database generation at the last retry, and when the next retry is due regardless.
   std::uint64_t retried_generation_ = 0;
   std::int64_t next_recheck_ns_ = 0;
+  // process()'s per-packet lookups: here rather than on the stack, where 12 KiB of them would be
+  // initialised on every call.
+  std::array<Lookup, kMaxBatch> lookups_;
 };
 
 }  // namespace uipsec

@@ -65,6 +65,15 @@ class EspTransform {
   // library failed); the payload is then garbage.
   bool open(const EspLayout& packet, std::uint32_t seq_high, bool esn);
 
+  // Packet path, for batches (base/prefetch.hpp), one pass apart: start loading the AEAD object
+  // (combined modes), then, once it arrived, its key state (Aead::prefetch_state). Hints only.
+  void prefetch_aead() const {
+    if (aead_) __builtin_prefetch(aead_.get(), 0, 3);
+  }
+  void prefetch_aead_state() const {
+    if (aead_) aead_->prefetch_state();
+  }
+
   // An independent copy with the same keys and IV salt, for another worker.
   Result<EspTransform> clone() const;
 

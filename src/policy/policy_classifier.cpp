@@ -377,6 +377,54 @@ Policy* PolicyClassifier::lookup(PolicyDirection direction, const IpPacketInfo& 
   return best;
 }
 
+void PolicyClassifier::prefetch_slots(PolicyDirection direction, const IpPacketInfo& packet) const {
+  const auto d = static_cast<std::size_t>(direction);
+  if (pair_lists_[d].load(std::memory_order_relaxed) != 0) {
+    host_pairs_.prefetch_slot(pair_key(direction, packet.dst, packet.src));
+  }
+  if (host_sets_[d].load(std::memory_order_relaxed) != 0) {
+    destination_hosts_.prefetch_slot(destination_key(direction, packet.dst));
+  }
+}
+
+void PolicyClassifier::prefetch_sets(PolicyDirection direction, const IpPacketInfo& packet) const {
+  const auto d = static_cast<std::size_t>(direction);
+  if (pair_lists_[d].load(std::memory_order_relaxed) != 0) {
+    host_pairs_.prefetch_value(pair_key(direction, packet.dst, packet.src),
+                               sizeof(CandidateList) + sizeof(Candidate));
+  }
+  if (host_sets_[d].load(std::memory_order_relaxed) != 0) {
+    destination_hosts_.prefetch_value(destination_key(direction, packet.dst));
+  }
+}
+
+void PolicyClassifier::prefetch_sources(PolicyDirection direction,
+                                        const IpPacketInfo& packet) const {
+  const auto d = static_cast<std::size_t>(direction);
+  if (host_sets_[d].load(std::memory_order_relaxed) == 0) return;
+  // The one hash probe is cached by now; the trie sets (not prefetched) are few and shared.
+  const SourceSet* set = destination_hosts_.find(destination_key(direction, packet.dst));
+  if (set == nullptr) return;
+  set->sources.prefetch_root();
+  if (set->host_sources.load(std::memory_order_relaxed) != 0) {
+    source_hosts_.prefetch_slot(source_key(*set, packet.src));
+  }
+}
+
+void PolicyClassifier::prefetch_lists(PolicyDirection direction, const IpPacketInfo& packet) const {
+  const auto d = static_cast<std::size_t>(direction);
+  if (host_sets_[d].load(std::memory_order_relaxed) == 0) return;
+  const SourceSet* set = destination_hosts_.find(destination_key(direction, packet.dst));
+  if (set == nullptr) return;
+  // A list's header and first candidate (what scan() reads first) span two lines.
+  constexpr std::size_t kListHead = sizeof(CandidateList) + sizeof(Candidate);
+  set->sources.for_each_match(TrieKey::of(packet.src),
+                              [](void* list) { prefetch_bytes(list, kListHead); });
+  if (set->host_sources.load(std::memory_order_relaxed) != 0) {
+    source_hosts_.prefetch_value(source_key(*set, packet.src), kListHead);
+  }
+}
+
 PolicyClassifier::Stats PolicyClassifier::stats() const {
   Stats s;
   std::size_t deepest_destination = 0;

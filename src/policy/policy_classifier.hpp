@@ -85,6 +85,18 @@ class PolicyClassifier {
   // Packet path: the winning policy for `packet` in `direction`, or nullptr.
   Policy* lookup(PolicyDirection direction, const IpPacketInfo& packet) const;
 
+  // Packet path, for batches (base/prefetch.hpp): four steps, each one pass over the batch
+  // after the one before, that start loading what lookup() with the same arguments reads for
+  // a destination host prefix (road warriors, transport mode) — the host tables' slots; the
+  // SourceSet and host pair list found there; the set's source trie root and its source host
+  // slot; the CandidateLists on the source's path. Hints only: nothing changes, and no step
+  // waits on memory the step before prefetched (if it did, it would only be slower). The
+  // destination tries (prefixes other than hosts) are not prefetched.
+  void prefetch_slots(PolicyDirection direction, const IpPacketInfo& packet) const;
+  void prefetch_sets(PolicyDirection direction, const IpPacketInfo& packet) const;
+  void prefetch_sources(PolicyDirection direction, const IpPacketInfo& packet) const;
+  void prefetch_lists(PolicyDirection direction, const IpPacketInfo& packet) const;
+
   // What the index holds, for tests and memory accounting; walks the tries.
   struct Stats {
     std::size_t source_sets = 0;      // distinct (direction, destination prefix)

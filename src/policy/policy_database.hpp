@@ -56,10 +56,27 @@ class PolicyDatabase {
     return classifier_.lookup(direction, packet);
   }
 
+  // Packet path, for batches: the steps of PolicyClassifier::prefetch_*, one pass apart, before
+  // lookup() with the same arguments.
+  void prefetch_slots(PolicyDirection direction, const IpPacketInfo& packet) const {
+    classifier_.prefetch_slots(direction, packet);
+  }
+  void prefetch_sets(PolicyDirection direction, const IpPacketInfo& packet) const {
+    classifier_.prefetch_sets(direction, packet);
+  }
+  void prefetch_sources(PolicyDirection direction, const IpPacketInfo& packet) const {
+    classifier_.prefetch_sources(direction, packet);
+  }
+  void prefetch_lists(PolicyDirection direction, const IpPacketInfo& packet) const {
+    classifier_.prefetch_lists(direction, packet);
+  }
+
   // Packet path: whether any policy of `direction` is installed (the inbound check tells an
   // SPD without IN and FWD policies from one whose policies do not match; docs/POLICY.md).
-  bool has_policies(PolicyDirection direction) const {
-    return counts_[static_cast<std::size_t>(direction)].load(std::memory_order_relaxed) != 0;
+  bool has_policies(PolicyDirection direction) const { return count(direction) != 0; }
+  // Packet path: how many policies of `direction` are installed.
+  std::size_t count(PolicyDirection direction) const {
+    return counts_[static_cast<std::size_t>(direction)].load(std::memory_order_relaxed);
   }
 
   // The index, for tests and benchmarks (Stats, objects_built).

@@ -34,6 +34,7 @@
 
 #include "base/bytes.hpp"
 #include "base/ip_address.hpp"
+#include "base/prefetch.hpp"
 #include "policy/retire_list.hpp"
 
 namespace uipsec {
@@ -116,6 +117,10 @@ class PrefixTrie {
       node = static_cast<const Node*>(node->child_slot(next).load(std::memory_order_acquire));
     }
   }
+
+  // Reader side, for batches (base/prefetch.hpp): starts loading the root node, the first
+  // node for_each_match() reads. A hint only.
+  void prefetch_root() const { prefetch(root_.load(std::memory_order_acquire)); }
 
   // Writer side: one thread. `prefix` must be of the trie's family.
   //

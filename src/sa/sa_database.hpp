@@ -68,6 +68,30 @@ class SaDatabase {
                                      const IpAddress& destination) const {
     return outbound_.find(OutboundKey{reqid, source, destination});
   }
+  // Packet path: slots in the lookup tables, about four per SA (grows with the SAs, shrinks only
+  // when a table is rebuilt). What a batch needs to know to decide whether prefetching pays.
+  std::size_t inbound_slots() const { return inbound_.capacity(); }
+  std::size_t outbound_slots() const { return outbound_.capacity(); }
+  // Packet path, for batches (base/prefetch.hpp): the same lookups in steps, each one pass over
+  // the batch after the one before, so that the find afterwards hits the caches — the table
+  // slot; then the SA's hot lines; then SecurityAssociation::prefetch_references() on the SA
+  // that prefetch_*_sa returned (the likely result: only find knows). Hints only: they change
+  // nothing and never wait on memory they prefetch.
+  void prefetch_inbound_slot(Spi spi, const IpAddress& destination) const {
+    inbound_.prefetch_slot(InboundKey{spi, destination});
+  }
+  const SecurityAssociation* prefetch_inbound_sa(Spi spi, const IpAddress& destination) const {
+    return inbound_.prefetch_value(InboundKey{spi, destination}, SecurityAssociation::kHotBytes);
+  }
+  void prefetch_outbound_slot(Reqid reqid, const IpAddress& source,
+                              const IpAddress& destination) const {
+    outbound_.prefetch_slot(OutboundKey{reqid, source, destination});
+  }
+  const SecurityAssociation* prefetch_outbound_sa(Reqid reqid, const IpAddress& source,
+                                                  const IpAddress& destination) const {
+    return outbound_.prefetch_value(OutboundKey{reqid, source, destination},
+                                    SecurityAssociation::kHotBytes);
+  }
 
  private:
   struct InboundKey {

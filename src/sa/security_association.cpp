@@ -1,6 +1,8 @@
 #include "sa/security_association.hpp"
 
 #include <algorithm>
+#include <cassert>
+#include <cstddef>
 #include <limits>
 
 namespace uipsec {
@@ -14,16 +16,38 @@ std::uint64_t soft_sequence_for(const OutboundSequence& sequence, std::uint64_t 
   return sequence.limit() - std::min(margin, sequence.limit());
 }
 
+// The byte and packet limits of `limits`, for the packet path's copy.
+LifetimeLimits volume_only(const LifetimeLimits& limits) {
+  LifetimeLimits volume;
+  volume.bytes = limits.bytes;
+  volume.packets = limits.packets;
+  return volume;
+}
+
 }  // namespace
 
 SecurityAssociation::SecurityAssociation(SaConfig config, Timestamp now,
                                          std::uint64_t sequence_margin)
-    : config_(std::move(config)),
-      added_at_(now),
-      endpoints_(new SaEndpoints(config_.endpoints)),
-      outbound_sequence_(config_.outbound_sequence, config_.flags.esn),
+    : endpoints_(new SaEndpoints(config.endpoints)),
+      outbound_sequence_(config.outbound_sequence, config.flags.esn),
       soft_sequence_(soft_sequence_for(outbound_sequence_, sequence_margin)),
-      replay_window_(config_.replay_window, config_.inbound_sequence) {}
+      replay_window_(config.replay_window, config.inbound_sequence),
+      spi_(config.spi),
+      reqid_(config.reqid),
+      mode_(config.mode),
+      esn_(config.flags.esn),
+      has_selector_(config.selector.has_value()),
+      tos_options_{config.flags.no_ecn, config.flags.decap_dscp, config.flags.dont_encap_dscp},
+      soft_limits_(volume_only(config.lifetimes.soft)),
+      hard_limits_(volume_only(config.lifetimes.hard)),
+      has_volume_limits_(soft_limits_.bytes != 0 || soft_limits_.packets != 0 ||
+                         hard_limits_.bytes != 0 || hard_limits_.packets != 0),
+      config_(std::move(config)),
+      added_at_(now) {
+  // The hot fields fit the lines SaDatabase prefetches.
+  assert(reinterpret_cast<const char*>(&has_volume_limits_) - reinterpret_cast<const char*>(this) <
+         static_cast<std::ptrdiff_t>(kHotBytes));
+}
 
 SecurityAssociation::~SecurityAssociation() { delete endpoints_.load(std::memory_order_relaxed); }
 
@@ -71,18 +95,14 @@ LifetimeEvent SecurityAssociation::account(std::size_t bytes, Timestamp now) {
   }
   counters_.last_use_ns.store(ns, std::memory_order_relaxed);
 
-  const auto& life = config_.lifetimes;
-  if (life.soft.bytes == 0 && life.soft.packets == 0 && life.hard.bytes == 0 &&
-      life.hard.packets == 0) {
-    return LifetimeEvent::kNone;
-  }
+  if (!has_volume_limits_) return LifetimeEvent::kNone;
   const std::uint64_t total_bytes = counters_.bytes.get();
   const std::uint64_t total_packets = counters_.packets.get();
   auto crossed = [&](const LifetimeLimits& l) {
     return (l.bytes != 0 && total_bytes >= l.bytes) ||
            (l.packets != 0 && total_packets >= l.packets);
   };
-  return raise(crossed(life.soft), crossed(life.hard));
+  return raise(crossed(soft_limits_), crossed(hard_limits_));
 }
 
 LifetimeEvent SecurityAssociation::check_time(Timestamp now) {
