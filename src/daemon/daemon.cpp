@@ -80,6 +80,17 @@ struct Daemon::Parts {
   std::unique_ptr<NatKeepalive> keepalive;     // SAs with `flag nat-keepalive`
   std::unique_ptr<EventFd> wake;
   std::unique_ptr<Worker> worker;
+  // Workers 1.. (uipsec.workers > 1): each with its own queue of the (multi-queue) TUN device and
+  // its own UDP socket of the SPI-steered reuseport group (io/udp_socket.hpp). Worker 0 above
+  // also serves raw ESP and receives the IKE datagrams (marker 0 steers to member 0).
+  struct ExtraWorker {
+    std::unique_ptr<TunDevice> tun;
+    std::unique_ptr<DatagramSocket> socket;
+    std::unique_ptr<Worker> worker;
+    std::thread thread;
+    Result<void> result;
+  };
+  std::vector<std::unique_ptr<ExtraWorker>> extra_workers;
   std::unique_ptr<LocalBackend> local;
   std::unique_ptr<RtnetlinkRouteControl> route_control;
   std::unique_ptr<RouteManager> routes;
@@ -98,8 +109,7 @@ struct Daemon::Parts {
   Result<void> worker_result;
 
   ~Parts() {
-    if (worker) worker->stop();
-    if (worker_thread.joinable()) worker_thread.join();
+    stop_workers();
     if (server && local) local->remove_listener(*server);
     if (follower && local) local->remove_listener(*follower);
     server.reset();
@@ -136,6 +146,15 @@ struct Daemon::Parts {
       if (auto present = AddressMonitor::addresses(); present.ok()) {
         routes->addresses_resynced(*present);
       }
+    }
+  }
+
+  void stop_workers() {
+    if (worker) worker->stop();
+    for (auto& extra : extra_workers) extra->worker->stop();
+    if (worker_thread.joinable()) worker_thread.join();
+    for (auto& extra : extra_workers) {
+      if (extra->thread.joinable()) extra->thread.join();
     }
   }
 
@@ -218,15 +237,28 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   auto p = std::make_unique<Parts>();
   p->config = config;
 
-  // 1. TUN device.
+  // 1. TUN device (multi-queue with several workers).
+  unsigned workers =
+      config.workers != 0 ? config.workers : workers_for(std::thread::hardware_concurrency());
+  LinuxTun* first_queue = nullptr;
   if (config.tun_mode == TunMode::kCreate) {
-    auto tun = LinuxTun::create(config.tun_name, config.tun_mtu, config.offload, config.gro);
+    auto tun = LinuxTun::create(config.tun_name, config.tun_mtu, config.offload, config.gro,
+                                /*multi_queue=*/workers > 1);
     if (!tun) return tun.error();
+    first_queue = tun->get();
     p->tun = std::move(*tun);
   } else {
     auto tun = LinuxTun::attach(config.tun_name, config.offload, config.gro);
     if (!tun) return tun.error();
+    first_queue = tun->get();
     p->tun = std::move(*tun);
+  }
+  if (workers > 1 && !first_queue->multi_queue()) {
+    std::fprintf(stderr,
+                 "uipsecd: TUN device %s was made single-queue: one worker instead of %u (make it "
+                 "with `ip tuntap add ... multi_queue` for more)\n",
+                 first_queue->name().c_str(), workers);
+    workers = 1;
   }
 
   // 2. ESP-in-UDP socket.
@@ -237,13 +269,14 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   socket_options.gro = config.udp_gro;
   socket_options.path_mtu = true;  // ICMP "too big" into the error queue: the worker reads it
   socket_options.mark = config.socket_mark;  // host-to-host tunnels: our ESP skips table 220
+  socket_options.steer_group = workers;      // member 0 first; the others below
   auto socket = UdpSocket::open(socket_options);
   if (!socket) return socket.error();
   p->socket = std::move(*socket);
   UIPSEC_TRY(open_raw_esp(config, *p));
 
   // 3. Data plane.
-  p->sad = std::make_unique<SaDatabase>(p->domain, 1, config.sequence_margin);
+  p->sad = std::make_unique<SaDatabase>(p->domain, workers, config.sequence_margin);
   p->spd = std::make_unique<PolicyDatabase>(p->domain);
   p->events = std::make_unique<EventQueue>(1024);
   p->dataplane.reset(new Dataplane{*p->sad, *p->spd, *p->events});
@@ -258,6 +291,29 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   DatagramSocket& esp_socket = p->transports ? *p->transports : *p->socket;
   p->worker = std::make_unique<Worker>(*p->dataplane, 0, *p->tun, esp_socket, p->domain, *p->wake,
                                        p->ike_notices, p->clock, worker_options);
+  std::vector<const WorkerCounters*> worker_counters{&p->worker->counters()};
+  for (unsigned index = 1; index < workers; ++index) {
+    auto extra = std::make_unique<Parts::ExtraWorker>();
+    auto queue = first_queue->open_queue(config.gro);
+    if (!queue) return queue.error().with_context("worker " + std::to_string(index));
+    extra->tun = std::move(*queue);
+    UdpSocketOptions member = socket_options;
+    member.steer_index = index;
+    auto member_socket = UdpSocket::open(member);
+    if (!member_socket)
+      return member_socket.error().with_context("worker " + std::to_string(index));
+    Worker::Options options = worker_options;
+    options.error_queue_fd = (*member_socket)->fd();
+    auto transports =  // with raw ESP: send-only raw sockets of its own (worker 0 receives)
+        with_raw_esp_senders(std::move(*member_socket), p->raw_esp_options, p->raw_esp_families);
+    if (!transports) return transports.error().with_context("worker " + std::to_string(index));
+    extra->socket = std::move(*transports);
+    extra->worker =
+        std::make_unique<Worker>(*p->dataplane, index, *extra->tun, *extra->socket, p->domain,
+                                 *p->wake, p->ike_notices, p->clock, options);
+    worker_counters.push_back(&extra->worker->counters());
+    p->extra_workers.push_back(std::move(extra));
+  }
   // IKE: the IKE port's socket (same mark and families as the ESP socket) and the relay.
   if (config.ike_port != 0) {
     UdpSocketOptions ike_options;
@@ -294,7 +350,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   backend_options.spi_range = config.spi_range;
   p->local = std::make_unique<LocalBackend>(
       p->domain, *p->sad, *p->spd, *p->events,
-      std::vector<const WorkerCounters*>{&p->worker->counters(), &p->ike->drop_counters()},
+      [&] {
+        worker_counters.push_back(&p->ike->drop_counters());
+        return worker_counters;
+      }(),
       p->clock, backend_options);
 
   // 4. Routes.
@@ -434,16 +493,24 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
     raw->worker_result = raw->worker->run();
     if (!raw->worker_result.ok()) raw->loop->stop();
   });
+  for (auto& extra : p->extra_workers) {
+    extra->thread = std::thread([raw, e = extra.get()] {
+      e->result = e->worker->run();
+      if (!e->result.ok()) raw->loop->stop();
+    });
+  }
   return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
 }
 
 Result<void> Daemon::run() {
   UIPSEC_TRY(parts_->loop->run());
-  parts_->worker->stop();
-  if (parts_->worker_thread.joinable()) parts_->worker_thread.join();
+  parts_->stop_workers();
   // Nothing is sent any more: a restart may continue right after the last number sent.
   if (parts_->reservations) (void)parts_->reservations->checkpoint(*parts_->sad);
   if (!parts_->worker_result.ok()) return parts_->worker_result.error().with_context("worker");
+  for (const auto& extra : parts_->extra_workers) {
+    if (!extra->result.ok()) return extra->result.error().with_context("worker");
+  }
   return {};
 }
 

@@ -1,5 +1,6 @@
 #include "daemon/daemon_config.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -12,16 +13,25 @@ namespace uipsec {
 
 namespace {
 
-constexpr std::array<std::string_view, 18> kUipsecKeys = {
-    "ike_port",        "nat_keepalive_interval",
-    "nat_t_port",      "control_socket",
-    "replay_window",   "spi_min",
-    "spi_max",         "socket_buffer",
-    "buffers",         "sequence_margin",
-    "offload",         "udp_gso",
-    "udp_gro",         "gro",
-    "state_directory", "sequence_reservation",
-    "raw_esp",         "icmp_too_big_rate"};
+constexpr std::array<std::string_view, 19> kUipsecKeys = {"workers",
+                                                          "ike_port",
+                                                          "nat_keepalive_interval",
+                                                          "nat_t_port",
+                                                          "raw_esp",
+                                                          "control_socket",
+                                                          "replay_window",
+                                                          "spi_min",
+                                                          "spi_max",
+                                                          "socket_buffer",
+                                                          "buffers",
+                                                          "sequence_margin",
+                                                          "offload",
+                                                          "udp_gso",
+                                                          "udp_gro",
+                                                          "gro",
+                                                          "state_directory",
+                                                          "sequence_reservation",
+                                                          "icmp_too_big_rate"};
 constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
 constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
 constexpr std::array<std::string_view, 7> kRoutesKeys = {
@@ -79,6 +89,11 @@ Result<void> load_declared(const SettingsSection* section, std::vector<Declared<
 }
 
 }  // namespace
+
+std::uint32_t workers_for(unsigned cpus) {
+  if (cpus <= 2) return 1;
+  return std::min(cpus / 2, 8u);
+}
 
 Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   DaemonConfig c;
@@ -150,6 +165,11 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   auto port = u->get_uint("nat_t_port", 1, 65535, c.nat_t_port);
   if (!port) return port.error();
   c.nat_t_port = static_cast<std::uint16_t>(*port);
+  if (const SettingsKey* key = u->find_key("workers"); key != nullptr && key->value != "auto") {
+    auto workers = u->get_uint("workers", 1, kMaxWorkers, c.workers);
+    if (!workers) return key->error("expected auto or 1.." + std::to_string(kMaxWorkers));
+    c.workers = static_cast<std::uint32_t>(*workers);
+  }
   auto ike_port = u->get_uint("ike_port", 0, 65535, c.ike_port);
   if (!ike_port) return ike_port.error();
   c.ike_port = static_cast<std::uint16_t>(*ike_port);

@@ -42,6 +42,12 @@ struct Declared {
   T config;
 };
 
+inline constexpr std::uint32_t kMaxWorkers = 64;
+
+// The number of workers `uipsec.workers = auto` gives on a host with `cpus` CPUs: one on two or
+// fewer (both tunnel ends and the applications share them), else one per two CPUs, at most 8.
+std::uint32_t workers_for(unsigned cpus);
+
 struct DaemonConfig {
   // uipsec.tun
   std::string tun_name = "ipsec0";
@@ -97,6 +103,9 @@ struct DaemonConfig {
   bool udp_gro = true;
   // uipsec.gro: decrypted TCP segments of one flow coalesced into one TUN write (needs offload)
   bool gro = true;
+  // uipsec.workers: packet-path threads, each with its own TUN queue and ESP socket ("auto", 0
+  // here: workers_for(CPUs) — see docs/ARCHITECTURE.md "Several workers")
+  std::uint32_t workers = 0;
   // uipsec.icmp_too_big_rate: ICMP "fragmentation needed" / "packet too big" errors per second
   // for inner packets over the learned path MTU (burst 50; 0: none, they are only dropped)
   std::uint32_t icmp_too_big_rate = 1000;

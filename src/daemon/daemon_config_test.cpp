@@ -26,6 +26,31 @@ TEST(DaemonConfig, EmptyFileMeansDefaults) {
   EXPECT_EQ(c->sequence_margin, std::uint64_t{1} << 24);
 }
 
+TEST(DaemonConfig, WorkersIsAutoOrACount) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->workers, 0u) << "auto";
+  c = load("uipsec {\n  workers = auto\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->workers, 0u);
+  c = load("uipsec {\n  workers = 4\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->workers, 4u);
+  for (const char* bad : {"0", "65", "many", "-1"}) {
+    auto refused = load(std::string("uipsec {\n  workers = ") + bad + "\n}\n");
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.error().message().find("expected auto or 1..64"), std::string::npos)
+        << refused.error().message();
+    EXPECT_NE(refused.error().message().find("uipsec.conf:2"), std::string::npos)
+        << refused.error().message();
+  }
+  EXPECT_EQ(workers_for(1), 1u);
+  EXPECT_EQ(workers_for(2), 1u);
+  EXPECT_EQ(workers_for(4), 2u);
+  EXPECT_EQ(workers_for(16), 8u);
+  EXPECT_EQ(workers_for(128), 8u);
+}
+
 TEST(DaemonConfig, StateDirectoryIsAbsoluteOrEmptyForOff) {
   auto c = load("");
   ASSERT_TRUE(c.ok());
@@ -81,21 +106,6 @@ TEST(DaemonConfig, ReadsEveryKey) {
   EXPECT_EQ(c->sequence_margin, 0x100000u);
 }
 
-TEST(DaemonConfig, IkePortAndKeepaliveInterval) {
-  auto c = load("");
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->ike_port, 500);
-  EXPECT_EQ(c->nat_keepalive_interval, 20u);
-  c = load("uipsec {\n  ike_port = 0\n  nat_keepalive_interval = 5\n}\n");
-  ASSERT_TRUE(c.ok()) << c.error().message();
-  EXPECT_EQ(c->ike_port, 0);
-  EXPECT_EQ(c->nat_keepalive_interval, 5u);
-  c = load("uipsec {\n  ike_port = 4500\n}\n");
-  ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.error().message().find("must differ from nat_t_port"), std::string::npos);
-  EXPECT_FALSE(load("uipsec {\n  nat_keepalive_interval = 3601\n}\n").ok());
-}
-
 TEST(DaemonConfig, RawEspIsYesNoOrAuto) {
   auto c = load("");
   ASSERT_TRUE(c.ok());
@@ -110,6 +120,21 @@ TEST(DaemonConfig, RawEspIsYesNoOrAuto) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message().find("uipsec.conf:2"), std::string::npos) << c.error().message();
   EXPECT_NE(c.error().message().find("yes, no or auto"), std::string::npos);
+}
+
+TEST(DaemonConfig, IkePortAndKeepaliveInterval) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->ike_port, 500);
+  EXPECT_EQ(c->nat_keepalive_interval, 20u);
+  c = load("uipsec {\n  ike_port = 0\n  nat_keepalive_interval = 5\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->ike_port, 0);
+  EXPECT_EQ(c->nat_keepalive_interval, 5u);
+  c = load("uipsec {\n  ike_port = 4500\n}\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("must differ from nat_t_port"), std::string::npos);
+  EXPECT_FALSE(load("uipsec {\n  nat_keepalive_interval = 3601\n}\n").ok());
 }
 
 TEST(DaemonConfig, SequenceMarginZeroTurnsItOffAndTooLargeIsRefused) {
