@@ -53,7 +53,7 @@ def build(topology, outer6):
     return a, r, b
 
 
-def start(topology, a, b, outer6, inner6):
+def start(topology, a, b, outer6, inner6, extra=""):
     keys = h.Keys()
     uipsecd, uipsec = h.binaries()
 
@@ -63,9 +63,11 @@ def start(topology, a, b, outer6, inner6):
     pair = Pair()
     pair.a, pair.b = a, b
     pair.workdir = tempfile.mkdtemp(prefix="uipsec-pmtu-")
-    da = h.Daemon(a, pair.workdir, "a", h.tunnel_config("a", "aes-gcm", keys, outer6, inner6),
+    da = h.Daemon(a, pair.workdir, "a",
+                  h.tunnel_config("a", "aes-gcm", keys, outer6, inner6, extra_uipsec=extra),
                   uipsecd, uipsec)
-    db = h.Daemon(b, pair.workdir, "b", h.tunnel_config("b", "aes-gcm", keys, outer6, inner6),
+    db = h.Daemon(b, pair.workdir, "b",
+                  h.tunnel_config("b", "aes-gcm", keys, outer6, inner6, extra_uipsec=extra),
                   uipsecd, uipsec)
     return pair, da, db
 
@@ -85,9 +87,12 @@ def learned_route_mtu(ns, destination):
     return int(m.group(1)) if m else None
 
 
-def check_pmtu(topology, outer6):
+def check_pmtu(topology, outer6, extra=""):
     a, r, b = build(topology, outer6)
-    pair, da, db = start(topology, a, b, outer6, inner6=False)
+    pair, da, db = start(topology, a, b, outer6, inner6=False, extra=extra)
+    if "workers = 2" in extra:
+        sockets = a.run(["ss", "-Huan", "sport = :4500"]).stdout.strip().splitlines()
+        assert len(sockets) == 2, sockets  # one steered ESP socket per worker
     inner_mtu = INNER_MTU[outer6]
     # Small packets go through at once.
     result = h.ping(a, h.A_INNER4, h.B_INNER4)
@@ -137,6 +142,11 @@ def test_ipv4_outer(topology):
     check_pmtu(topology, outer6=False)
 
 
+def test_two_workers(topology):
+    # Each worker reads the error queue of its own socket into the shared table.
+    check_pmtu(topology, outer6=False, extra="workers = 2")
+
+
 def test_ipv6_outer(topology):
     check_pmtu(topology, outer6=True)
 
@@ -169,4 +179,4 @@ def test_ipv6_inner_packet_too_big(topology):
 
 
 if __name__ == "__main__":
-    h.main([test_ipv4_outer, test_ipv6_outer, test_ipv6_inner_packet_too_big])
+    h.main([test_ipv4_outer, test_two_workers, test_ipv6_outer, test_ipv6_inner_packet_too_big])
