@@ -106,6 +106,40 @@ def test_two_uipsecd(topology):
     h.stop_cleanly(pair, a, b)
 
 
+def test_several_workers(topology):
+    """With uipsec.workers > 1 every worker sends raw ESP (send-only raw sockets of its own), the
+    first receives it: flows hashed to any TUN queue get through, none is sent to the UDP socket."""
+    pair = h.Pair(topology)
+    keys = h.Keys()
+    uipsecd, uipsec = h.binaries()
+    daemons = [h.Daemon(ns, pair.workdir, side,
+                        h.tunnel_config(side, "aes-gcm", keys, encap=False,
+                                        extra_uipsec="workers = 4"), uipsecd, uipsec)
+               for ns, side in ((pair.a, "a"), (pair.b, "b"))]
+    a, b = daemons
+    threads = os.listdir(f"/proc/{a.process.pid}/task")
+    assert len(threads) >= 5, f"the control thread and four workers expected: {threads}"
+    result = h.ping(pair.a, h.A_INNER4, h.B_INNER4)
+    assert result.returncode == 0, f"ping failed:\n{result.stdout}\n{a.output()}\n{b.output()}"
+    size = 100_000
+    for port in range(5101, 5109):  # eight flows: the TUN device spreads them over its queues
+        sent, received, count = h.tcp_transfer(pair.a, pair.b, h.A_INNER4, h.B_INNER4, size,
+                                               port=port)
+        assert count == size and sent == received, f"port {port}: {count} of {size}"
+    for daemon in daemons:
+        counters = io(daemon)
+        unreachable = {k: v for k, v in counters.items() if k.endswith("tx_unreachable") and v}
+        assert not unreachable, unreachable
+    # Worker 0's raw socket (the one in stats) sent only part of what B received: the other
+    # workers sent the rest through send-only raw sockets of their own.
+    sent_by_first = io(a)["raw-esp4.tx_packets"]
+    received = io(b)["raw-esp4.rx_packets"]
+    assert received > sent_by_first, (received, sent_by_first)
+    h.log(f"   4 workers each side: 8 TCP flows of {size} bytes over raw ESP, sha256 ok; B "
+          f"received {received} ESP packets, A's first worker sent {sent_by_first}")
+    h.stop_cleanly(pair, a, b)
+
+
 def test_outer_tos_leaves_with_each_packet(topology):
     """The TOS byte the packet path chose (RFC 6040: the inner DSCP and ECN copied out) is in the
     outer IPv4 header of each raw ESP packet — passed with the send, as on the UDP socket."""
@@ -213,6 +247,6 @@ def test_raw_esp_off_refuses_sas_without_encapsulation(topology):
 
 if __name__ == "__main__":
     h.main([test_scapy_peer_ipv4_outside, test_scapy_peer_ipv6_outside, test_two_uipsecd,
-            test_outer_tos_leaves_with_each_packet,
+            test_several_workers, test_outer_tos_leaves_with_each_packet,
             test_transport_mismatch_is_a_counted_drop,
             test_raw_esp_off_refuses_sas_without_encapsulation])
