@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "io/interface_address.hpp"
 #include "io/netlink_message.hpp"
 
 namespace {
@@ -27,6 +28,18 @@ void check_rule(const uipsec::RoutingRule& rule) {
   (void)uipsec::to_string(rule);
 }
 
+void check_address(const uipsec::InterfaceAddress& address) {
+  // An address that parses rebuilds into a request that parses to the same address.
+  alignas(nlmsghdr) std::uint8_t buffer[uipsec::kNetlinkRequestBytes];
+  const nlmsghdr* again = uipsec::build_interface_address_request(buffer, RTM_NEWADDR, 1, address);
+  const auto reparsed = uipsec::parse_interface_address(again);
+  if (!reparsed || reparsed->address != address.address ||
+      reparsed->prefix_length != address.prefix_length || reparsed->ifindex != address.ifindex) {
+    __builtin_trap();
+  }
+  (void)uipsec::to_string(address);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -42,6 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto rule = uipsec::parse_rule(message)) check_rule(*rule);
     (void)uipsec::parse_ack(message);
     if (auto change = uipsec::parse_address_change(message)) (void)change->address.to_string();
+    if (auto address = uipsec::parse_interface_address(message)) check_address(*address);
   });
   if (walk.status == uipsec::WalkStatus::kDone && walk.ack.error < 0) __builtin_trap();
   return 0;
