@@ -155,8 +155,9 @@ Verdict InboundPath::process_one(PacketBuffer& packet, SecurityAssociation* sa, 
   if (meta.encapsulation == Encapsulation::kEspInUdp) check_mapping(*sa, meta, now);
 
   Verdict v;
+  IpPacketInfo inner;  // the decapsulated packet's parse (combine_tos changes only its TOS)
   if (sa->mode() == IpsecMode::kTunnel) {
-    v = decapsulate_tunnel(opened.next_header, packet);
+    v = decapsulate_tunnel(opened.next_header, packet, &inner);
     if (!v.dropped()) v = combine_tos(*sa, meta.tos, packet);
   } else {
     const SaEndpoints& endpoints = sa->endpoints();
@@ -164,22 +165,17 @@ Verdict InboundPath::process_one(PacketBuffer& packet, SecurityAssociation* sa, 
     if (meta.encapsulation == Encapsulation::kEspInUdp && endpoints.encapsulation) {
       outer.original_source = endpoints.encapsulation->original_address;
     }
-    v = decapsulate_transport(opened.next_header, outer, packet);
+    v = decapsulate_transport(opened.next_header, outer, packet, &inner);
   }
   if (v.dropped()) {
     sc.other_drops.add();
     return v;
   }
-  const auto inner = parse_ip_packet(packet.span());
-  if (!inner) {
-    sc.other_drops.add();
-    return Verdict::drop(DropReason::kBadInnerPacket);
-  }
-  if (sa->has_selector() && !sa->config().selector->matches(*inner)) {
+  if (sa->has_selector() && !sa->config().selector->matches(inner)) {
     sc.other_drops.add();
     return Verdict::drop(DropReason::kSelectorMismatch);
   }
-  if (const Verdict checked = check_policy(*sa, *inner, now); checked.dropped()) {
+  if (const Verdict checked = check_policy(*sa, inner, now); checked.dropped()) {
     sc.other_drops.add();
     return checked;
   }

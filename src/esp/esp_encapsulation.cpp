@@ -31,7 +31,7 @@ Verdict encapsulate_transport(EspTransform& transform, Spi spi, std::uint64_t se
   return esp_seal(transform, spi, seq, esn, info->protocol, packet, options);
 }
 
-Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet) {
+Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet, IpPacketInfo* inner) {
   if (next_header != ip_protocol::kIpv4 && next_header != ip_protocol::kIpv6) {
     return Verdict::drop(DropReason::kBadNextHeader);
   }
@@ -42,7 +42,8 @@ Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet) {
   if (expected == IpFamily::kV4 && !ipv4_header_checksum_valid(packet.span())) {
     return Verdict::drop(DropReason::kBadInnerPacket);
   }
-  packet.truncate(info->total_length);
+  packet.truncate(info->total_length);  // the parse stays true: the header is unchanged
+  if (inner != nullptr) *inner = *info;
   return Verdict::deliver_to_tun();
 }
 
@@ -71,7 +72,7 @@ void move_checksum_source(std::uint8_t protocol, const IpAddress& from, const Ip
 }  // namespace
 
 Verdict decapsulate_transport(std::uint8_t next_header, const OuterHeader& outer,
-                              PacketBuffer& packet) {
+                              PacketBuffer& packet, IpPacketInfo* inner) {
   if (next_header == ip_protocol::kIpv4 || next_header == ip_protocol::kIpv6) {
     // An IP-in-IP payload on a transport-mode SA is somebody else's tunnel, not ours to unwrap.
     return Verdict::drop(DropReason::kBadNextHeader);
@@ -110,7 +111,9 @@ Verdict decapsulate_transport(std::uint8_t next_header, const OuterHeader& outer
   // What goes to the TUN device must be a packet the kernel takes: an authentic peer can still
   // send a next header the rebuilt header makes unparseable (an IPv6 extension header with
   // broken contents, an empty IPv6 payload).
-  if (!parse_ip_packet(packet.span())) return Verdict::drop(DropReason::kBadInnerPacket);
+  const auto info = parse_ip_packet(packet.span());
+  if (!info) return Verdict::drop(DropReason::kBadInnerPacket);
+  if (inner != nullptr) *inner = *info;
   return Verdict::deliver_to_tun();
 }
 

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "esp/esp_packet.hpp"
+#include "wire/ip_packet.hpp"
 
 namespace uipsec {
 
@@ -22,8 +23,11 @@ Verdict encapsulate_transport(EspTransform& transform, Spi spi, std::uint64_t se
                               PacketBuffer& packet, const SealOptions& options = {});
 
 // After esp_open: checks that the payload is an IP packet of the family `next_header` names (4 or
-// 41), that its header is sound, and trims TFC padding behind it (RFC 4303 §2.7).
-Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet);
+// 41), that its header is sound, and trims TFC padding behind it (RFC 4303 §2.7). When it
+// delivers and `inner` is given, *inner is the parse of the packet as it now is (so the caller
+// need not parse it again).
+Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet,
+                           IpPacketInfo* inner = nullptr);
 
 // What the receiver knows of the outer header of a transport-mode packet.
 struct OuterHeader {
@@ -43,7 +47,8 @@ struct OuterHeader {
 // After esp_open: prepends an IP header (outer addresses, protocol = next_header) so the TUN
 // device receives a whole packet; with an original source, fixes the TCP or UDP checksum (an
 // IPv4 UDP checksum of 0, "none", stays 0; other protocols carry no pseudo-header sum).
+// `inner` as for decapsulate_tunnel.
 Verdict decapsulate_transport(std::uint8_t next_header, const OuterHeader& outer,
-                              PacketBuffer& packet);
+                              PacketBuffer& packet, IpPacketInfo* inner = nullptr);
 
 }  // namespace uipsec

@@ -247,8 +247,19 @@ TEST(EspEncapsulation, DecapsulateTunnelTrimsTfcPaddingAfterTheInnerPacket) {
     const OpenResult r = sa.open(b);
     ASSERT_EQ(r.verdict, Verdict::deliver_to_tun());
     EXPECT_EQ(b->size(), inner.size() + 37);
-    EXPECT_EQ(decapsulate_tunnel(r.next_header, *b), Verdict::deliver_to_tun());
+    IpPacketInfo parsed;
+    EXPECT_EQ(decapsulate_tunnel(r.next_header, *b, &parsed), Verdict::deliver_to_tun());
     EXPECT_EQ(b.bytes(), inner);
+    // What it hands back is the parse of the trimmed packet, as parsing it again would give.
+    const auto again = parse_ip_packet(b->span());
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(parsed.total_length, inner.size());
+    EXPECT_EQ(parsed.total_length, again->total_length);
+    EXPECT_EQ(parsed.src, again->src);
+    EXPECT_EQ(parsed.dst, again->dst);
+    EXPECT_EQ(parsed.protocol, again->protocol);
+    EXPECT_EQ(parsed.ports_known, again->ports_known);
+    EXPECT_EQ(parsed.dst_port, again->dst_port);
   }
 }
 
@@ -328,10 +339,15 @@ TEST(EspEncapsulation, DecapsulateTransportRebuildsTheIpv4Header) {
   OwnedBuffer b;
   ASSERT_TRUE(b->assign(segment));
   const OuterHeader outer{kSrc4, kDst4, 0xb8, 57};
-  ASSERT_EQ(decapsulate_transport(ip_protocol::kTcp, outer, *b), Verdict::deliver_to_tun());
+  IpPacketInfo parsed;
+  ASSERT_EQ(decapsulate_transport(ip_protocol::kTcp, outer, *b, &parsed),
+            Verdict::deliver_to_tun());
 
   const ByteSpan packet = b->span();
   ASSERT_EQ(packet.size(), kIpv4HeaderSize + segment.size());
+  EXPECT_EQ(parsed.total_length, packet.size()) << "the parse of the rebuilt packet";
+  EXPECT_EQ(parsed.protocol, ip_protocol::kTcp);
+  EXPECT_EQ(parsed.src, kSrc4);
   EXPECT_TRUE(ipv4_header_checksum_valid(packet));
   const auto header = parse_ipv4_header(packet);
   ASSERT_TRUE(header.has_value());
