@@ -54,6 +54,9 @@ class CombinedDatagramSocket final : public DatagramSocket {
   // lives only as long as the combined one.
   void adopt(std::unique_ptr<DatagramSocket> member) { owned_.push_back(std::move(member)); }
 
+  // Most members: the UDP socket and a raw socket per family, with room to spare.
+  static constexpr std::size_t kMaxMembers = 8;
+
  private:
   CombinedDatagramSocket(UniqueFd epoll, std::vector<Member> members);
   // The index of the member that carries a packet with this transport; members_.size() when
