@@ -69,6 +69,10 @@ std::string Cli::usage() {
          "  uipsec ike watch  register as the IKE handler and print each IKE message (hex)\n"
          "  uipsec ike send src ADDR sport PORT dst ADDR dport PORT HEX\n"
          "                   send an IKE message through uipsecd (sport 4500: with the marker)\n"
+         "  uipsec address add|del ADDR[/32|/128]\n"
+         "                   put a virtual IP on uipsecd's TUN device, or take it off\n"
+         "  uipsec address list\n"
+         "                   the TUN device's addresses (\"uipsec\": added through uipsec)\n"
          "\n"
          "  -S PATH   uipsecd's control socket (default /run/uipsec/uipsec.ctl)\n"
          "  --json    machine-readable output\n"
@@ -95,7 +99,9 @@ int Cli::ok() {
 }
 
 int Cli::run(std::span<const std::string_view> args) {
-  if (args.empty()) return usage_error("missing OBJECT (state, policy, stats or monitor)");
+  if (args.empty()) {
+    return usage_error("missing OBJECT (state, policy, stats, monitor, ike or address)");
+  }
   const std::string_view object = args[0];
   if (object == "stats") {
     if (args.size() > 1) return usage_error("stats takes no arguments");
@@ -109,9 +115,13 @@ int Cli::run(std::span<const std::string_view> args) {
     if (args.size() < 2) return usage_error("missing COMMAND after 'ike' (watch or send)");
     return ike(args[1], args.subspan(2));
   }
+  if (object == "address") {
+    if (args.size() < 2) return usage_error("missing COMMAND after 'address' (add, del or list)");
+    return address(args[1], args.subspan(2));
+  }
   if (object != "state" && object != "policy") {
     return usage_error("unknown object '" + std::string(object) +
-                       "' (expected state, policy, stats or monitor)");
+                       "' (expected state, policy, stats, monitor, ike or address)");
   }
   if (args.size() < 2) return usage_error("missing COMMAND after '" + std::string(object) + "'");
   return object == "state" ? state(args[1], args.subspan(2)) : policy(args[1], args.subspan(2));
@@ -340,6 +350,43 @@ int Cli::ike(std::string_view command, std::span<const std::string_view> args) {
   auto sent = raw_call_(
       "ike.send", Json{{"local", *local}, {"remote", *remote}, {"payload", std::string(args[8])}});
   if (!sent) return daemon_error(sent.error());
+  return ok();
+}
+
+int Cli::address(std::string_view command, std::span<const std::string_view> args) {
+  if (!raw_call_) return daemon_error(Error("address: not available with this backend"));
+  if (command == "list" || command == "show") {
+    if (!args.empty()) return usage_error("address list takes no arguments");
+    auto listed = raw_call_("address.list", Json::object());
+    if (!listed) return daemon_error(listed.error());
+    if (output_.json) {
+      out_ << dump_json(*listed) << "\n";
+      return 0;
+    }
+    if (!listed->is_array()) return daemon_error(Error("address.list: expected an array"));
+    for (std::size_t i = 0; i < listed->size(); ++i) {
+      auto entry = from_json<DeviceAddress>((*listed)[i], "result[" + std::to_string(i) + "]");
+      if (!entry) return daemon_error(entry.error());
+      out_ << entry->address.to_string() << "/" << static_cast<unsigned>(entry->prefix_length)
+           << (entry->ours ? " uipsec" : "") << "\n";
+    }
+    return 0;
+  }
+  const bool add = command == "add";
+  if (!add && command != "del" && command != "delete") {
+    return usage_error("unknown address command '" + std::string(command) +
+                       "' (expected add, del or list)");
+  }
+  const std::string name = add ? "add" : "del";
+  if (args.size() != 1) return usage_error("address " + name + ": expected one ADDR[/32|/128]");
+  // Checked here as uipsecd checks it, so that nothing is sent when it is bad.
+  const std::string op = add ? "address.add" : "address.delete";
+  const Json arguments{{"address", std::string(args[0])}};
+  auto checked =
+      decode_request(RequestEnvelope{0, Json{{"id", 0}, {"op", op}, {"args", arguments}}});
+  if (!checked) return usage_error("address " + name + ": " + checked.error().message());
+  auto done = raw_call_(op, arguments);
+  if (!done) return daemon_error(done.error());
   return ok();
 }
 

@@ -42,8 +42,8 @@ class Cli {
         out_(out),
         err_(err) {}
 
-  // Raw control requests, for `uipsec ike ...` (ControlClient::call); without one, `ike` is
-  // refused.
+  // Raw control requests, for `uipsec ike ...` and `uipsec address ...` (ControlClient::call);
+  // without one, those are refused.
   using RawCall = std::function<Result<Json>(std::string_view op, const Json& args)>;
   void set_raw_call(RawCall call) { raw_call_ = std::move(call); }
 
@@ -59,6 +59,7 @@ class Cli {
   int stats();
   int monitor();
   int ike(std::string_view command, std::span<const std::string_view> args);
+  int address(std::string_view command, std::span<const std::string_view> args);
   int usage_error(const std::string& message);
   int daemon_error(const Error& error);
   int ok();

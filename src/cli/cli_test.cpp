@@ -182,5 +182,52 @@ TEST_F(CliTest, IkeWatchRegistersAndPrintsMessagesIkeSendSendsHex) {
   EXPECT_EQ(calls.size(), 3u);
 }
 
+TEST_F(CliTest, AddressAddDelListGoToUipsecdAndBadAddressesAreNotSent) {
+  std::vector<std::pair<std::string, Json>> calls;
+  raw_call_ = [&](std::string_view op, const Json& args) -> Result<Json> {
+    calls.emplace_back(std::string(op), args);
+    if (op == "address.list") {
+      return Json::parse(R"([{"address": "198.18.0.1/24", "ours": false},
+                             {"address": "198.18.50.1/32", "ours": true}])");
+    }
+    if (args["address"] == "198.18.50.9") return Error("198.18.50.9/32 is not on uipsec0");
+    return Json(nullptr);
+  };
+  ASSERT_EQ(run("address add 198.18.50.1/32"), 0) << err_.str();
+  ASSERT_EQ(run("address del 2001:db8::5"), 0) << err_.str();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0],
+            (std::pair<std::string, Json>{"address.add", {{"address", "198.18.50.1/32"}}}));
+  EXPECT_EQ(calls[1],
+            (std::pair<std::string, Json>{"address.delete", {{"address", "2001:db8::5"}}}));
+
+  ASSERT_EQ(run("address list"), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "198.18.0.1/24\n198.18.50.1/32 uipsec\n");
+  out_.str("");
+  ASSERT_EQ(run("address list", CliOutput{.json = true}), 0) << err_.str();
+  EXPECT_EQ(Json::parse(out_.str()), Json::parse(R"([{"address": "198.18.0.1/24", "ours": false},
+                            {"address": "198.18.50.1/32", "ours": true}])"));
+  out_.str("");
+  ASSERT_EQ(run("address add 198.18.50.2", CliOutput{.json = true}), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "{\"ok\": true}\n");
+  EXPECT_EQ(calls.size(), 5u);
+
+  EXPECT_EQ(run("address del 198.18.50.9"), 1);
+  EXPECT_EQ(err_.str(), "uipsec: 198.18.50.9/32 is not on uipsec0\n");
+  EXPECT_EQ(calls.size(), 6u);
+  err_.str("");
+  EXPECT_EQ(run("address add 198.18.50.0/24"), 2);
+  EXPECT_NE(err_.str().find("address add: args.address: a virtual IP is a single address (/32)"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_EQ(run("address add banana"), 2);
+  EXPECT_EQ(run("address add"), 2);
+  EXPECT_EQ(run("address add 198.18.50.1 198.18.50.2"), 2);
+  EXPECT_EQ(run("address list extra"), 2);
+  EXPECT_EQ(run("address frobnicate 198.18.50.1"), 2);
+  EXPECT_EQ(run("address"), 2);
+  EXPECT_EQ(calls.size(), 6u) << "nothing sent for bad arguments";
+}
+
 }  // namespace
 }  // namespace uipsec

@@ -118,10 +118,11 @@ Result<void> decode_name(const Json& j, const std::string& path, const NameTable
 }
 
 constexpr std::array<Op, kOpCount> kOps = {
-    Op::kHello,     Op::kSpiAllocate,  Op::kSaAdd,      Op::kSaUpdate,    Op::kSaGet,
-    Op::kSaDelete,  Op::kSaList,       Op::kSaFlush,    Op::kPolicyAdd,   Op::kPolicyUpdate,
-    Op::kPolicyGet, Op::kPolicyDelete, Op::kPolicyList, Op::kPolicyFlush, Op::kStats,
-    Op::kMonitor,   Op::kIkeRegister,  Op::kIkeSend,
+    Op::kHello,       Op::kSpiAllocate,  Op::kSaAdd,      Op::kSaUpdate,    Op::kSaGet,
+    Op::kSaDelete,    Op::kSaList,       Op::kSaFlush,    Op::kPolicyAdd,   Op::kPolicyUpdate,
+    Op::kPolicyGet,   Op::kPolicyDelete, Op::kPolicyList, Op::kPolicyFlush, Op::kStats,
+    Op::kMonitor,     Op::kIkeRegister,  Op::kIkeSend,    Op::kAddressAdd,  Op::kAddressDelete,
+    Op::kAddressList,
 };
 
 // --- Decoders: one overload per type, all declared before ObjectReader uses them ----------------
@@ -167,6 +168,7 @@ Result<void> decode(const Json& j, const std::string& path, Statistics& out);
 Result<void> decode(const Json& j, const std::string& path, Endpoint& out);
 Result<void> decode(const Json& j, const std::string& path, IpsecEvent& out);
 Result<void> decode(const Json& j, const std::string& path, HelloResult& out);
+Result<void> decode(const Json& j, const std::string& path, DeviceAddress& out);
 
 // Reads the fields of one JSON object and, in finish(), refuses the ones nobody asked for.
 // Absent fields: required() fails, optional() leaves `out` as it is (std::optional: nullopt);
@@ -696,6 +698,45 @@ Result<void> decode(const Json& j, const std::string& path, HelloResult& out) {
   return o.finish();
 }
 
+// "198.18.50.1/32" with the host bits kept (IpPrefix clears them): the address and its length.
+Result<void> decode_interface_address(const Json& j, const std::string& path, IpAddress& address,
+                                      std::uint8_t& length) {
+  const auto refuse = [&] {
+    return expected(path, "an address with its prefix length such as \"198.18.50.1/32\"", j);
+  };
+  if (!j.is_string()) return refuse();
+  const std::string_view text = j.get_ref<const std::string&>();
+  const auto slash = text.find('/');
+  auto parsed = IpAddress::parse(text.substr(0, slash));
+  if (!parsed) return refuse();
+  const unsigned max = parsed->is_v4() ? 32 : 128;
+  unsigned value = max;
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3) return refuse();
+    value = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return refuse();
+      value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value > max) return refuse();
+  }
+  address = *parsed;
+  length = static_cast<std::uint8_t>(value);
+  return {};
+}
+
+Result<void> decode(const Json& j, const std::string& path, DeviceAddress& out) {
+  ObjectReader o(j, path);
+  UIPSEC_TRY(o.open());
+  Json address;
+  UIPSEC_TRY(o.required("address", address));
+  UIPSEC_TRY(
+      decode_interface_address(address, join(path, "address"), out.address, out.prefix_length));
+  UIPSEC_TRY(o.required("ours", out.ours));
+  return o.finish();
+}
+
 // --- Arguments of requests ----------------------------------------------------------------------
 
 Result<void> decode_args(const Json& j, const std::string& path, HelloArgs& out) {
@@ -786,6 +827,33 @@ Result<void> decode_args(const Json& j, const std::string& path, IkeSendArgs& ou
   return o.finish();
 }
 
+// A virtual IP: one usable unicast address (what an IKE peer assigns), never a subnet.
+Result<void> decode_args(const Json& j, const std::string& path, AddressArgs& out) {
+  ObjectReader o(j, path);
+  UIPSEC_TRY(o.open());
+  Json given;
+  UIPSEC_TRY(o.required("address", given));
+  const std::string field = join(path, "address");
+  std::uint8_t length = 0;
+  UIPSEC_TRY(decode_interface_address(given, field, out.address, length));
+  const std::uint8_t host = out.address.is_v4() ? 32 : 128;
+  if (length != host) {
+    return at(field, "a virtual IP is a single address (/" + std::to_string(host) + "), got " +
+                         describe(given));
+  }
+  const std::uint8_t first = out.address.data()[0];
+  const bool loopback =
+      out.address.is_v4()
+          ? first == 127
+          : IpPrefix(out.address, 127).address().is_unspecified() && out.address.data()[15] == 1;
+  const bool multicast = out.address.is_v4() ? first >= 224 : first == 0xff;
+  if (out.address.is_unspecified() || loopback || multicast) {
+    return at(field, "expected a unicast address, got " + describe(given) +
+                         " (unspecified, loopback, multicast and reserved addresses are refused)");
+  }
+  return o.finish();
+}
+
 Result<void> decode_args(const Json& j, const std::string& path, NoArgs&) {
   ObjectReader o(j, path);
   UIPSEC_TRY(o.open());
@@ -836,6 +904,10 @@ Result<RequestArgs> decode_args_for(Op op, const Json& j) {
       return decode_args_as<IkeRegisterArgs>(j, path);
     case Op::kIkeSend:
       return decode_args_as<IkeSendArgs>(j, path);
+    case Op::kAddressAdd:
+    case Op::kAddressDelete:
+      return decode_args_as<AddressArgs>(j, path);
+    case Op::kAddressList:
     case Op::kSaFlush:
     case Op::kPolicyList:
     case Op::kPolicyFlush:
@@ -905,6 +977,9 @@ Json args_json(const IkeSendArgs& a) {
   return Json{{"local", endpoint_json(a.local)},
               {"remote", endpoint_json(a.remote)},
               {"payload", to_hex(a.payload)}};
+}
+Json args_json(const AddressArgs& a) {
+  return Json{{"address", IpPrefix::host(a.address).to_string()}};
 }
 
 template <class T>
@@ -1047,6 +1122,12 @@ Json to_json(const IpsecEvent& event) {
   return std::visit(Encoder{}, event);
 }
 
+Json to_json(const DeviceAddress& address) {
+  return Json{{"address", address.address.to_string() + "/" +
+                              std::to_string(static_cast<unsigned>(address.prefix_length))},
+              {"ours", address.ours}};
+}
+
 Json to_json(const HelloResult& hello) {
   return Json{{"protocol", hello.protocol},
               {"daemon", hello.daemon},
@@ -1099,6 +1180,10 @@ template <>
 Result<HelloResult> from_json<HelloResult>(const Json& json, std::string_view path) {
   return decode_value<HelloResult>(json, path);
 }
+template <>
+Result<DeviceAddress> from_json<DeviceAddress>(const Json& json, std::string_view path) {
+  return decode_value<DeviceAddress>(json, path);
+}
 
 // --- Requests -----------------------------------------------------------------------------------
 
@@ -1140,6 +1225,12 @@ std::string_view op_name(Op op) {
       return "ike.register";
     case Op::kIkeSend:
       return "ike.send";
+    case Op::kAddressAdd:
+      return "address.add";
+    case Op::kAddressDelete:
+      return "address.delete";
+    case Op::kAddressList:
+      return "address.list";
   }
   return "invalid";
 }

@@ -93,8 +93,11 @@ enum class Op : std::uint8_t {
   kMonitor,
   kIkeRegister,
   kIkeSend,
+  kAddressAdd,
+  kAddressDelete,
+  kAddressList,
 };
-inline constexpr std::size_t kOpCount = 18;
+inline constexpr std::size_t kOpCount = 21;
 
 // "sa.add", "policy.list", ...
 std::string_view op_name(Op op);
@@ -137,11 +140,17 @@ struct IkeSendArgs {
   Endpoint remote;  // the peer
   std::vector<std::uint8_t> payload;  // the IKE message; "payload" is hex in JSON
 };
-struct NoArgs {};  // sa.flush, policy.flush, stats
+// address.add, address.delete: a virtual IP on uipsecd's TUN device. "address" is one address
+// ("198.18.50.1", "198.18.50.1/32", "2001:db8::5/128"); other prefix lengths, the unspecified
+// address, multicast and loopback addresses are refused.
+struct AddressArgs {
+  IpAddress address;
+};
+struct NoArgs {};  // sa.flush, policy.flush, stats, address.list
 
 using RequestArgs = std::variant<NoArgs, HelloArgs, SpiAllocateArgs, SaConfig, SaUpdateArgs,
                                  SaGetArgs, SaDeleteArgs, SaListArgs, PolicyConfig, PolicyIdArgs,
-                                 MonitorArgs, IkeRegisterArgs, IkeSendArgs>;
+                                 MonitorArgs, IkeRegisterArgs, IkeSendArgs, AddressArgs>;
 
 // A request whose id is known but whose op and arguments are not checked yet.
 struct RequestEnvelope {
@@ -213,6 +222,18 @@ struct HelloResult {
 Json to_json(const HelloResult& hello);
 template <>
 Result<HelloResult> from_json<HelloResult>(const Json& json, std::string_view path);
+
+// One entry of an address.list answer: {"address": "198.18.50.1/32", "ours": true}. `ours`: added
+// by uipsec (tagged, removed when uipsecd stops); others were put there by someone else.
+struct DeviceAddress {
+  IpAddress address;
+  std::uint8_t prefix_length = 32;
+  bool ours = false;
+  friend bool operator==(const DeviceAddress&, const DeviceAddress&) = default;
+};
+Json to_json(const DeviceAddress& address);
+template <>
+Result<DeviceAddress> from_json<DeviceAddress>(const Json& json, std::string_view path);
 
 // --- Helpers ------------------------------------------------------------------------------------
 

@@ -442,6 +442,9 @@ TEST(ControlCodec, EveryRequestRoundTrips) {
       {Op::kIkeSend, IkeSendArgs{Endpoint{g.address(IpFamily::kV6), 4500},
                                  Endpoint{g.address(IpFamily::kV6), 31000},
                                  {0x00, 0x11, 0xfe, 0xff}}},
+      {Op::kAddressAdd, AddressArgs{*IpAddress::parse("198.18.50.1")}},
+      {Op::kAddressDelete, AddressArgs{*IpAddress::parse("2001:db8::50")}},
+      {Op::kAddressList, NoArgs{}},
   };
   ASSERT_EQ(requests.size(), kOpCount);
   std::uint64_t id = kU64Max - 20;
@@ -488,6 +491,90 @@ TEST(ControlCodec, IkeSendPayloadsAreHex) {
   Json broken = event;
   broken["extra"] = 1;
   EXPECT_FALSE(parse_ike_message_event(broken).ok());
+}
+
+Result<Request> address_request(const std::string& op, const Json& address) {
+  auto envelope = parse_request_envelope(
+      dump_json(Json{{"id", 9}, {"op", op}, {"args", Json{{"address", address}}}}));
+  if (!envelope) return envelope.error();
+  return decode_request(*envelope);
+}
+
+TEST(ControlCodec, AddressOpsTakeOneUnicastAddress) {
+  for (const auto& [given, expected] :
+       std::vector<std::pair<std::string, std::string>>{{"198.18.50.1/32", "198.18.50.1/32"},
+                                                        {"198.18.50.1", "198.18.50.1/32"},
+                                                        {"2001:db8::5/128", "2001:db8::5/128"},
+                                                        {"2001:db8::5", "2001:db8::5/128"}}) {
+    auto request = address_request("address.add", given);
+    ASSERT_TRUE(request.ok()) << given << ": " << request.error().message();
+    EXPECT_EQ(request->op, Op::kAddressAdd);
+    EXPECT_EQ(args_to_json(request->args), (Json{{"address", expected}})) << given;
+  }
+  const std::vector<std::pair<Json, std::string>> refused = {
+      {"198.18.50.0/24",
+       "args.address: a virtual IP is a single address (/32), got "
+       "\"198.18.50.0/24\""},
+      {"2001:db8::/64",
+       "args.address: a virtual IP is a single address (/128), got "
+       "\"2001:db8::/64\""},
+      {"198.18.50.1/33",
+       "args.address: expected an address with its prefix length such as "
+       "\"198.18.50.1/32\", got \"198.18.50.1/33\""},
+      {"198.18.50.1/",
+       "args.address: expected an address with its prefix length such as "
+       "\"198.18.50.1/32\", got \"198.18.50.1/\""},
+      {"198.18.50.1/3x",
+       "args.address: expected an address with its prefix length such as "
+       "\"198.18.50.1/32\", got \"198.18.50.1/3x\""},
+      {"banana",
+       "args.address: expected an address with its prefix length such as "
+       "\"198.18.50.1/32\", got \"banana\""},
+      {42,
+       "args.address: expected an address with its prefix length such as "
+       "\"198.18.50.1/32\", got 42"},
+      {"0.0.0.0",
+       "args.address: expected a unicast address, got \"0.0.0.0\" (unspecified, "
+       "loopback, multicast and reserved addresses are refused)"},
+      {"127.0.0.2/32",
+       "args.address: expected a unicast address, got \"127.0.0.2/32\" "
+       "(unspecified, loopback, multicast and reserved addresses are refused)"},
+      {"224.0.0.1",
+       "args.address: expected a unicast address, got \"224.0.0.1\" (unspecified, "
+       "loopback, multicast and reserved addresses are refused)"},
+      {"::1",
+       "args.address: expected a unicast address, got \"::1\" (unspecified, loopback, "
+       "multicast and reserved addresses are refused)"},
+      {"ff02::1",
+       "args.address: expected a unicast address, got \"ff02::1\" (unspecified, "
+       "loopback, multicast and reserved addresses are refused)"},
+  };
+  for (const auto& [given, message] : refused) {
+    auto request = address_request("address.delete", given);
+    ASSERT_FALSE(request.ok()) << given;
+    EXPECT_EQ(request.error().message(), message);
+  }
+  auto envelope = parse_request_envelope(R"({"id": 1, "op": "address.add", "args": {}})");
+  ASSERT_TRUE(envelope.ok());
+  EXPECT_EQ(decode_request(*envelope).error().message(), "args.address: missing (required)");
+  envelope = parse_request_envelope(R"({"id": 1, "op": "address.list"})");
+  ASSERT_TRUE(envelope.ok());
+  EXPECT_TRUE(decode_request(*envelope).ok());
+}
+
+TEST(ControlCodec, DeviceAddressesRoundTrip) {
+  const DeviceAddress ours{*IpAddress::parse("198.18.50.1"), 32, true};
+  const DeviceAddress theirs{*IpAddress::parse("2001:db8::1"), 64, false};
+  EXPECT_EQ(to_json(ours), (Json{{"address", "198.18.50.1/32"}, {"ours", true}}));
+  EXPECT_EQ(to_json(theirs), (Json{{"address", "2001:db8::1/64"}, {"ours", false}}));
+  EXPECT_EQ(from_json<DeviceAddress>(to_json(ours)).value(), ours);
+  EXPECT_EQ(from_json<DeviceAddress>(to_json(theirs)).value(), theirs);
+  EXPECT_EQ(from_json<DeviceAddress>(Json{{"address", "198.18.50.1/40"}, {"ours", true}}, "r")
+                .error()
+                .message()
+                .rfind("r.address: expected an address with its prefix length", 0),
+            0u);
+  EXPECT_FALSE(from_json<DeviceAddress>(Json{{"address", "198.18.50.1/32"}}).ok());
 }
 
 TEST(ControlCodec, ArgsMayBeLeftOutWhenAnOpTakesNone) {
@@ -660,7 +747,8 @@ TEST(ControlCodec, ErrorsNameTheFieldAndWhatWasExpected) {
       {P("/op"), "sa.frobnicate", false,
        "op: unknown operation \"sa.frobnicate\"; expected one of hello, spi.allocate, sa.add, "
        "sa.update, sa.get, sa.delete, sa.list, sa.flush, policy.add, policy.update, policy.get, "
-       "policy.delete, policy.list, policy.flush, stats, monitor, ike.register, ike.send"},
+       "policy.delete, policy.list, policy.flush, stats, monitor, ike.register, ike.send, "
+       "address.add, address.delete, address.list"},
       {P("/op"), 5, false, "op: expected a string, got 5"},
       {P("/op"), nullptr, true, "op: missing (required)"},
       {P("/extra"), 1, false, "extra: unknown field"},

@@ -50,6 +50,7 @@ void every_value_decoder(const Json& json) {
   round_trip<uipsec::Statistics>(json, plain);
   round_trip<uipsec::IpsecEvent>(json, plain);
   round_trip<uipsec::HelloResult>(json, plain);
+  round_trip<uipsec::DeviceAddress>(json, plain);
   // An IKE handler's events: what decodes encodes back the same.
   if (auto ike = uipsec::parse_ike_message_event(json); ike.ok()) {
     const Json again = uipsec::ike_message_event(ike->local, ike->remote, ike->payload);

@@ -460,6 +460,29 @@ void ControlServer::execute(Client& c, Request& request) {
       done(ike_gateway_->send_ike(args.local, args.remote, args.payload));
       return;
     }
+    case Op::kAddressAdd:
+    case Op::kAddressDelete:
+    case Op::kAddressList: {
+      if (address_gateway_ == nullptr) {
+        respond_error(c, id, "this uipsecd does not manage addresses on its TUN device");
+        return;
+      }
+      if (request.op == Op::kAddressList) {
+        auto addresses = address_gateway_->list_addresses();
+        if (!addresses) {
+          respond_error(c, id, addresses.error().message());
+          return;
+        }
+        Json items = Json::array();
+        for (const auto& address : *addresses) items.push_back(to_json(address));
+        reply(Result<Json>(std::move(items)));
+        return;
+      }
+      const IpAddress& address = std::get<AddressArgs>(request.args).address;
+      done(request.op == Op::kAddressAdd ? address_gateway_->add_address(address)
+                                         : address_gateway_->remove_address(address));
+      return;
+    }
   }
   respond_error(c, id, "op: not implemented");
 }

@@ -24,6 +24,7 @@
 
 #include "backend/ipsec_backend.hpp"
 #include "base/result.hpp"
+#include "control/address_gateway.hpp"
 #include "control/codec.hpp"
 #include "control/fd_watcher.hpp"
 #include "control/ike_gateway.hpp"
@@ -91,6 +92,10 @@ class ControlServer final : public EventListener {
   IkeDelivery deliver_ike(const Endpoint& local, const Endpoint& remote, ByteSpan payload);
   bool ike_handler_registered() const { return ike_handler_fd_ >= 0; }
 
+  // Virtual IPs (address.add, address.delete, address.list) go to `gateway`; without one they are
+  // refused. `gateway` must outlive the server or be unset first.
+  void set_address_gateway(AddressGateway* gateway) { address_gateway_ = gateway; }
+
   // What `hello` reports from now on as the default anti-replay window (a reload changed
   // uipsec.replay_window).
   void set_default_replay_window(std::uint32_t window) { default_replay_window_ = window; }
@@ -139,6 +144,7 @@ class ControlServer final : public EventListener {
   int serving_fd_ = -1;    // the client whose callback is running, if any
   std::map<int, std::unique_ptr<Client>> clients_;
   IkeGateway* ike_gateway_ = nullptr;
+  AddressGateway* address_gateway_ = nullptr;
   int ike_handler_fd_ = -1;  // the connection registered as the IKE handler, if any
 };
 

@@ -1030,3 +1030,72 @@ TEST_F(ControlServerTest, WithoutAGatewayIkeOpsAreRefused) {
 
 }  // namespace
 }  // namespace uipsec
+
+namespace uipsec {
+namespace {
+
+// What the daemon's VirtualIps does, in memory.
+class FakeAddressGateway final : public AddressGateway {
+ public:
+  Result<void> add_address(const IpAddress& address) override {
+    if (address == addr("198.18.99.99")) return Error("cannot add 198.18.99.99: refused");
+    for (const auto& a : addresses) {
+      if (a.address == address) return {};
+    }
+    addresses.push_back(
+        DeviceAddress{address, static_cast<std::uint8_t>(address.is_v4() ? 32 : 128), true});
+    return {};
+  }
+  Result<void> remove_address(const IpAddress& address) override {
+    for (auto it = addresses.begin(); it != addresses.end(); ++it) {
+      if (it->address != address) continue;
+      if (!it->ours) return Error("not ours");
+      addresses.erase(it);
+      return {};
+    }
+    return Error(address.to_string() + " is not on tun0");
+  }
+  Result<std::vector<DeviceAddress>> list_addresses() override { return addresses; }
+  std::vector<DeviceAddress> addresses{{addr("198.18.0.1"), 24, false}};
+};
+
+TEST_F(ControlServerTest, AddressOpsGoThroughTheGateway) {
+  start();
+  FakeAddressGateway gateway;
+  server_->set_address_gateway(&gateway);
+  RawClient client(path_);
+  Json answer = ask(client, 1, "address.add", {{"address", "198.18.50.1/32"}});
+  EXPECT_TRUE(answer["ok"].get<bool>()) << answer.dump();
+  answer = ask(client, 2, "address.add", {{"address", "2001:db8::50"}});
+  EXPECT_TRUE(answer["ok"].get<bool>()) << answer.dump();
+  answer = ask(client, 3, "address.list");
+  ASSERT_TRUE(answer["ok"].get<bool>()) << answer.dump();
+  EXPECT_EQ(answer["result"], Json::parse(R"([{"address": "198.18.0.1/24", "ours": false},
+      {"address": "198.18.50.1/32", "ours": true}, {"address": "2001:db8::50/128", "ours": true}])"));
+
+  answer = ask(client, 4, "address.add", {{"address", "198.18.50.0/24"}});
+  EXPECT_EQ(answer["error"],
+            "args.address: a virtual IP is a single address (/32), got "
+            "\"198.18.50.0/24\"");
+  answer = ask(client, 5, "address.add", {{"address", "198.18.99.99"}});
+  EXPECT_EQ(answer["error"], "cannot add 198.18.99.99: refused");
+  answer = ask(client, 6, "address.delete", {{"address", "198.18.0.1"}});
+  EXPECT_EQ(answer["error"], "not ours");
+  answer = ask(client, 7, "address.delete", {{"address", "198.18.50.1/32"}});
+  EXPECT_TRUE(answer["ok"].get<bool>()) << answer.dump();
+  answer = ask(client, 8, "address.delete", {{"address", "198.18.50.1"}});
+  EXPECT_EQ(answer["error"], "198.18.50.1 is not on tun0");
+  EXPECT_EQ(gateway.addresses.size(), 2u);
+}
+
+TEST_F(ControlServerTest, WithoutAGatewayAddressOpsAreRefused) {
+  start();
+  RawClient client(path_);
+  EXPECT_EQ(ask(client, 1, "address.list")["error"],
+            "this uipsecd does not manage addresses on its TUN device");
+  EXPECT_EQ(ask(client, 2, "address.add", {{"address", "198.18.50.1"}})["error"],
+            "this uipsecd does not manage addresses on its TUN device");
+}
+
+}  // namespace
+}  // namespace uipsec

@@ -19,6 +19,7 @@
 #include "daemon/reload.hpp"
 #include "daemon/route_manager.hpp"
 #include "daemon/sequence_store.hpp"
+#include "daemon/virtual_ips.hpp"
 #include "daemon/worker.hpp"
 #include "dataplane/path_mtu.hpp"
 #include "io/address_monitor.hpp"
@@ -98,6 +99,7 @@ struct Daemon::Parts {
   std::unique_ptr<DaemonBackend> backend;
   std::unique_ptr<EventLoop> loop;
   std::unique_ptr<EventLoopWatcher> watcher;
+  std::unique_ptr<VirtualIps> virtual_ips;  // address.add/delete/list on the TUN device
   std::unique_ptr<ControlServer> server;
   std::unique_ptr<PeerFollower> follower;  // SAs with `flag follow-peer` (NAT rebinding)
   std::unique_ptr<TimerFd> timer;
@@ -113,6 +115,7 @@ struct Daemon::Parts {
     if (server && local) local->remove_listener(*server);
     if (follower && local) local->remove_listener(*follower);
     server.reset();
+    virtual_ips.reset();  // takes ours off the TUN device
     if (routes) (void)routes->stop();
     // The databases go before the domain; no reader is left once the worker has stopped.
     local.reset();
@@ -434,6 +437,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   p->server = std::move(*server);
   p->local->add_listener(*p->server);
   p->server->set_ike_gateway(p->ike.get());
+  auto virtual_ips = VirtualIps::open(
+      p->tun->ifindex(), p->tun->name(),
+      [](const std::string& line) { std::fprintf(stderr, "uipsecd: %s\n", line.c_str()); });
+  if (!virtual_ips) return virtual_ips.error();
+  p->virtual_ips = std::move(*virtual_ips);
+  p->server->set_address_gateway(p->virtual_ips.get());
   p->follower = std::make_unique<PeerFollower>(*p->backend);
   p->local->add_listener(*p->follower);
 
