@@ -12,7 +12,11 @@
 //   of one message with a UDP_SEGMENT cmsg (a train; the last may be shorter) -> sendmmsg of up
 //   to kMaxBatch messages, again from the first unsent one after a partial send; a message that
 //   fails alone is counted and skipped; "send buffer full" drops the rest; a train the kernel
-//   refuses (EIO/EINVAL/ENOPROTOOPT) goes out datagram by datagram and GSO stays off.
+//   refuses goes out datagram by datagram: with EIO/ENOPROTOOPT (no checksum offload on the
+//   egress device, no UDP GSO) GSO stays off for good, with EMSGSIZE or EINVAL (a segment
+//   larger than the path MTU the kernel learned — it fragments single datagrams but not GSO
+//   segments; Linux 6.x says EMSGSIZE, older kernels EINVAL) it is off for the next
+//   kGsoBackoffBatches batches and then tried again.
 // No allocation, logging or exceptions per datagram: the message arrays are allocated once.
 #include "io/udp_socket.hpp"
 
@@ -591,6 +595,7 @@ std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {
 }
 
 std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
+  if (gso_backoff_ > 0) --gso_backoff_;
   SendSlots& tx = *tx_;
   std::size_t sent = 0;
   std::uint64_t bytes = 0;
@@ -621,7 +626,7 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
       const std::size_t first_iov = iovs;
       tx.iov[iovs++] = {p->data(), p->size()};
       std::size_t train_bytes = p->size();
-      if (gso_) {
+      if (gso_ && gso_backoff_ == 0) {
         PacketBuffer* last = p;
         while (next + 1 < packets.size() && iovs < kMaxBatch &&
                joins_train(*p, *last, *packets[next + 1], iovs - first_iov, train_bytes)) {
@@ -671,11 +676,18 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
         counters_.tx_bytes.add(bytes);
         return sent;
       }
-      if (tx.datagrams[done] > 1 && (error == EIO || error == EINVAL || error == ENOPROTOOPT)) {
-        // The kernel refuses UDP_SEGMENT here (egress without checksum offload: EIO; a path
-        // it cannot segment for: EINVAL). Send without it from now on; this train goes out as
-        // single datagrams.
-        gso_ = false;
+      if (tx.datagrams[done] > 1 &&
+          (error == EIO || error == EINVAL || error == ENOPROTOOPT || error == EMSGSIZE)) {
+        // The kernel refuses UDP_SEGMENT here: egress without checksum offload (EIO) or no GSO
+        // (ENOPROTOOPT) — off for good; segments over the learned path MTU (EMSGSIZE, EINVAL
+        // before Linux 6.x) — off for a while, as the path MTU may rise again or the next
+        // trains may go to other peers. This train goes out as single datagrams (which the
+        // kernel fragments where needed).
+        if (error == EINVAL || error == EMSGSIZE) {
+          gso_backoff_ = kGsoBackoffBatches;
+        } else {
+          gso_ = false;
+        }
         counters_.note_errno(error);
         const auto resent = send_singly(tx.messages[done].msg_hdr, tx.datagrams[done]);
         sent += resent.first;

@@ -71,6 +71,10 @@ class UdpSocket final : public DatagramSocket {
   // Whether sends still use UDP_SEGMENT (asked for, and not refused by the kernel yet). Sending
   // thread; a snapshot from others.
   bool gso() const { return gso_; }
+  // Batches sent without GSO after the kernel refused a train for segments larger than the
+  // learned path MTU (EMSGSIZE; EINVAL on older kernels), before GSO is tried again.
+  static constexpr std::uint32_t kGsoBackoffBatches = 1024;
+  std::uint32_t gso_backoff() const { return gso_backoff_; }
   // Whether UDP_GRO is on (asked for and accepted by the kernel).
   bool gro() const { return gro_; }
 
@@ -114,6 +118,7 @@ class UdpSocket final : public DatagramSocket {
   std::unique_ptr<SendSlots> tx_;        // used only by the sending thread
   std::uint32_t overflow_count_ = 0;     // receiving thread
   bool gso_ = false;                     // sending thread
+  std::uint32_t gso_backoff_ = 0;        // sending thread: batches left without GSO (EINVAL)
   bool gro_ = false;                     // constant after open()
   IoCounters counters_;
 };

@@ -482,6 +482,32 @@ TEST(UdpSocket, GsoTrainLeavesInOneSend) {
   });
 }
 
+// A path MTU below the segment size: the kernel refuses the train (EMSGSIZE; EINVAL before
+// Linux 6.x) — it fragments single datagrams, never GSO segments. The train goes out datagram by
+// datagram, GSO pauses for kGsoBackoffBatches batches and is not switched off for good.
+TEST(UdpSocket, GsoPausesWhenSegmentsExceedThePathMtu) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    ASSERT_EQ(test::command_output("ip link set lo mtu 1000 2>&1"), "");
+    auto a = open_offload_socket(ip("198.18.1.1"), /*gso=*/true, /*gro=*/false);
+    auto b = open_socket(ip("198.18.1.2"));
+    ASSERT_TRUE(a && b && a->gso());
+    PacketPool pool(32);
+    const std::vector<std::size_t> train = {1200, 1200, 1200, 1200};
+    ASSERT_EQ(send_sizes(*a, pool, b->local_endpoint(), train), 4u)
+        << std::strerror(a->counters().last_errno.load());
+    EXPECT_TRUE(a->gso()) << "a small path MTU is no reason to give GSO up for good";
+    EXPECT_EQ(a->gso_backoff(), UdpSocket::kGsoBackoffBatches);
+    auto got = receive(*b, pool, 4);
+    EXPECT_EQ(got.size(), 4u) << "each sent alone, fragmented and reassembled";
+    for (PacketBuffer* p : got) EXPECT_EQ(p->size(), 1200u);
+    release(pool, got);
+    ASSERT_EQ(send_sizes(*a, pool, b->local_endpoint(), train), 4u);
+    EXPECT_EQ(a->gso_backoff(), UdpSocket::kGsoBackoffBatches - 1) << "no train tried meanwhile";
+    release(pool, receive(*b, pool, 4));
+  });
+}
+
 TEST(UdpSocket, GroSplitsCoalescedDatagramsInOrder) {
   UIPSEC_IN_NETNS([] {
     configure_loopback();
