@@ -25,7 +25,7 @@ using Json = nlohmann::json;
 
 // Bumped whenever a message or a field changes meaning or a field is added or removed (decoders
 // refuse unknown fields, so additions are changes too).
-inline constexpr std::uint32_t kControlProtocolVersion = 2;
+inline constexpr std::uint32_t kControlProtocolVersion = 3;
 // The largest frame body either side accepts (a list answer is sent in chunks well below it).
 inline constexpr std::size_t kMaxMessageSize = 16u << 20;
 // Deepest nesting of arrays and objects a message may have; checked before parsing, because the

@@ -105,7 +105,7 @@ def test_ike_handler_receives_and_sends(topology):
     assert h.ping(pair.a, h.A_INNER4, h.B_INNER4).returncode == 0, "tunnel before IKE"
 
     handler = ControlClient(a.socket)
-    assert handler.call("hello", {"protocol": 2, "client": "ike_test"})["ok"]
+    assert handler.call("hello", {"protocol": 3, "client": "ike_test"})["ok"]
     answer = handler.call("ike.register")
     assert answer["ok"], answer
     second = ControlClient(a.socket)
