@@ -1,6 +1,7 @@
 #include "esp/esp_packet.hpp"
 
 #include <cstring>
+#include <optional>
 
 #include "esp/sequence_number.hpp"
 #include "wire/esp_header.hpp"
@@ -43,6 +44,23 @@ Verdict esp_seal(EspTransform& t, Spi spi, std::uint64_t seq, bool esn, std::uin
   return Verdict::send_to_peer();
 }
 
+namespace {
+
+// The drop a replay-window answer means; nullopt for kOk.
+std::optional<Verdict> replay_drop(ReplayWindow::Check check) {
+  switch (check) {
+    case ReplayWindow::Check::kOk:
+      return std::nullopt;
+    case ReplayWindow::Check::kDuplicate:
+      return Verdict::drop(DropReason::kReplayDuplicate);
+    case ReplayWindow::Check::kTooOld:
+      return Verdict::drop(DropReason::kReplayTooOld);
+  }
+  return Verdict::drop(DropReason::kReplayTooOld);
+}
+
+}  // namespace
+
 OpenResult esp_open(EspTransform& t, ReplayWindow& window, bool esn, PacketBuffer& packet) {
   OpenResult result;
   const std::size_t front = kEspHeaderSize + t.iv_size();
@@ -62,15 +80,9 @@ OpenResult esp_open(EspTransform& t, ReplayWindow& window, bool esn, PacketBuffe
   const std::uint32_t seq_low = load_be32(header + 4);
   const std::uint64_t seq = esn ? infer_esn(seq_low, window.top(), window.size()) : seq_low;
   result.sequence = seq;
-  switch (window.check(seq)) {
-    case ReplayWindow::Check::kOk:
-      break;
-    case ReplayWindow::Check::kDuplicate:
-      result.verdict = Verdict::drop(DropReason::kReplayDuplicate);
-      return result;
-    case ReplayWindow::Check::kTooOld:
-      result.verdict = Verdict::drop(DropReason::kReplayTooOld);
-      return result;
+  if (const auto refused = replay_drop(window.check(seq))) {
+    result.verdict = *refused;
+    return result;
   }
 
   const EspLayout layout{header, MutableByteSpan(header + kEspHeaderSize, t.iv_size()),
@@ -80,15 +92,10 @@ OpenResult esp_open(EspTransform& t, ReplayWindow& window, bool esn, PacketBuffe
     result.verdict = Verdict::drop(DropReason::kAuthenticationFailed);
     return result;
   }
-  switch (window.accept(seq)) {  // checked again: another worker may have taken it meanwhile
-    case ReplayWindow::Check::kOk:
-      break;
-    case ReplayWindow::Check::kDuplicate:
-      result.verdict = Verdict::drop(DropReason::kReplayDuplicate);
-      return result;
-    case ReplayWindow::Check::kTooOld:
-      result.verdict = Verdict::drop(DropReason::kReplayTooOld);
-      return result;
+  // Checked again: another worker may have accepted this number (or moved past it) meanwhile.
+  if (const auto refused = replay_drop(window.accept(seq))) {
+    result.verdict = *refused;
+    return result;
   }
 
   const std::uint8_t* payload = layout.payload.data();

@@ -589,6 +589,25 @@ std::vector<std::uint8_t> tcp_segment(std::uint32_t seq, std::size_t payload, st
   return p;
 }
 
+// What the kernel receives from the device `ifindex`, with the GSO metadata (PACKET_VNET_HDR):
+// an AF_PACKET socket bound to it; invalid (errno set) when that fails.
+UniqueFd packet_tap(InterfaceIndex ifindex) {
+  UniqueFd tap(::socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP)));
+  if (!tap.valid()) return tap;
+  int on = 1;
+  sockaddr_ll where{};
+  where.sll_family = AF_PACKET;
+  where.sll_protocol = htons(ETH_P_IP);
+  where.sll_ifindex = static_cast<int>(ifindex.value());
+  if (::setsockopt(tap.get(), SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)) != 0 ||
+      ::bind(tap.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)) != 0) {
+    const int error = errno;
+    tap.reset();
+    errno = error;
+  }
+  return tap;
+}
+
 TEST(LinuxTun, GroWritesTcpSegmentsOfOneFlowAsOneSuperPacket) {
   UIPSEC_IN_NETNS([] {
     require_tun();
@@ -596,16 +615,8 @@ TEST(LinuxTun, GroWritesTcpSegmentsOfOneFlowAsOneSuperPacket) {
     ASSERT_TRUE(tun.ok()) << tun.error().message();
     ASSERT_TRUE((*tun)->gro());
     ASSERT_EQ(test::add_address("utun0", "198.18.0.1/24"), "");
-    // What the kernel receives from the device, with the GSO metadata (PACKET_VNET_HDR).
-    UniqueFd tap(::socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP)));
+    UniqueFd tap = packet_tap((*tun)->ifindex());
     ASSERT_TRUE(tap.valid()) << std::strerror(errno);
-    int on = 1;
-    ASSERT_EQ(::setsockopt(tap.get(), SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)), 0);
-    sockaddr_ll where{};
-    where.sll_family = AF_PACKET;
-    where.sll_protocol = htons(ETH_P_IP);
-    where.sll_ifindex = static_cast<int>((*tun)->ifindex().value());
-    ASSERT_EQ(::bind(tap.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)), 0);
 
     PacketPool pool(16);
     std::vector<PacketBuffer*> packets;
@@ -659,15 +670,8 @@ TEST(LinuxTun, GroCoalescesInterleavedFlowsApart) {
     auto tun = LinuxTun::create("utun0", 1400, /*offload=*/true, /*gro=*/true);
     ASSERT_TRUE(tun.ok()) << tun.error().message();
     ASSERT_EQ(test::add_address("utun0", "198.18.0.1/24"), "");
-    UniqueFd tap(::socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP)));
+    UniqueFd tap = packet_tap((*tun)->ifindex());
     ASSERT_TRUE(tap.valid()) << std::strerror(errno);
-    int on = 1;
-    ASSERT_EQ(::setsockopt(tap.get(), SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)), 0);
-    sockaddr_ll where{};
-    where.sll_family = AF_PACKET;
-    where.sll_protocol = htons(ETH_P_IP);
-    where.sll_ifindex = static_cast<int>((*tun)->ifindex().value());
-    ASSERT_EQ(::bind(tap.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)), 0);
 
     PacketPool pool(16);
     std::vector<PacketBuffer*> packets;
