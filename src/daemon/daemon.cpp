@@ -191,6 +191,7 @@ Result<void> open_raw_esp(const DaemonConfig& config, Daemon::Parts& p) {
   RawEspSocketOptions options;
   options.buffer_bytes = static_cast<int>(config.socket_buffer);
   options.mark = config.socket_mark;
+  options.path_mtu = true;  // as the UDP socket: ICMP "too big" into the error queues
   options.family = IpFamily::kV4;
   auto v4 = RawEspSocket::open(options);
   options.family = IpFamily::kV6;
@@ -290,7 +291,6 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   p->wake = std::make_unique<EventFd>(std::move(*wake));
   Worker::Options worker_options;
   worker_options.packet_buffers = config.packet_buffers;
-  worker_options.error_queue_fd = p->socket->fd();  // path MTU reports (io/socket_errors.hpp)
   DatagramSocket& esp_socket = p->transports ? *p->transports : *p->socket;
   p->worker = std::make_unique<Worker>(*p->dataplane, 0, *p->tun, esp_socket, p->domain, *p->wake,
                                        p->ike_notices, p->clock, worker_options);
@@ -306,7 +306,6 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
     if (!member_socket)
       return member_socket.error().with_context("worker " + std::to_string(index));
     Worker::Options options = worker_options;
-    options.error_queue_fd = (*member_socket)->fd();
     auto transports =  // with raw ESP: send-only raw sockets of its own (worker 0 receives)
         with_raw_esp_senders(std::move(*member_socket), p->raw_esp_options, p->raw_esp_families);
     if (!transports) return transports.error().with_context("worker " + std::to_string(index));

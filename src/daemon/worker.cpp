@@ -45,7 +45,7 @@ Worker::Worker(Dataplane& dataplane, std::size_t index, TunDevice& tun, Datagram
       inbound_(dataplane, index, counters_),
       pool_(options.packet_buffers, options.buffer_capacity),
       ike_slot_(std::make_unique<IkeDatagram>()),
-      error_queue_fd_(options.error_queue_fd) {
+      error_queues_(socket.error_queue_fds(error_queue_fds_)) {
   // Made here, not in run(): stop() may come from another thread before or while run() starts,
   // and must find the descriptor it signals already in place (never written again).
   auto stop_fd = EventFd::create();
@@ -184,19 +184,21 @@ bool Worker::poll_once() {
 // Drains the socket's error queue into the path MTU table when epoll reported EPOLLERR, and
 // every kErrorQueueCheckNs regardless (a busy worker seldom returns to epoll_wait).
 void Worker::read_path_mtu_reports(Timestamp now) {
-  if (dataplane_.path_mtu == nullptr || error_queue_fd_ < 0) return;
+  if (dataplane_.path_mtu == nullptr || error_queues_ == 0) return;
   if (!socket_error_pending_ && now.nanoseconds() < next_error_check_ns_) return;
   socket_error_pending_ = false;
   next_error_check_ns_ = now.nanoseconds() + kErrorQueueCheckNs;
   std::array<SocketError, 16> errors;
-  for (;;) {
-    const ErrorQueueRead r = read_socket_errors(error_queue_fd_, errors);
-    for (std::size_t i = 0; i < r.parsed; ++i) {
-      if (const auto report = path_mtu_report(errors[i])) {
-        dataplane_.path_mtu->table.learn(report->destination, report->mtu, now);
+  for (std::size_t q = 0; q < error_queues_; ++q) {
+    for (;;) {
+      const ErrorQueueRead r = read_socket_errors(error_queue_fds_[q], errors);
+      for (std::size_t i = 0; i < r.parsed; ++i) {
+        if (const auto report = path_mtu_report(errors[i])) {
+          dataplane_.path_mtu->table.learn(report->destination, report->mtu, now);
+        }
       }
+      if (r.parsed < errors.size()) break;
     }
-    if (r.parsed < errors.size()) break;
   }
 }
 
@@ -217,29 +219,33 @@ Result<void> Worker::run() {
       return Error(std::string("worker: epoll_ctl: ") + std::strerror(errno));
     }
   }
-  if (error_queue_fd_ >= 0 && error_queue_fd_ != socket_.fd()) {
+  for (std::size_t q = 0; q < error_queues_; ++q) {
+    const int fd = error_queue_fds_[q];
+    if (fd == socket_.fd()) continue;  // already in: its EPOLLERR comes with EPOLLIN
     epoll_event ev{};
     ev.events = 0;  // EPOLLERR only, which epoll always reports
-    ev.data.fd = error_queue_fd_;
-    if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, error_queue_fd_, &ev) != 0) {
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
       return Error(std::string("worker: epoll_ctl: ") + std::strerror(errno));
     }
   }
   attach_reader();
-  epoll_event events[4];
+  epoll_event events[4 + kMaxErrorQueues];
   while (!stopping_.load(std::memory_order_relaxed)) {
     // Offline while asleep: the control thread may free retired tables meanwhile.
     reader_->offline();
     // Held packets must leave or expire although nothing else happens: wake up for them.
-    const int n = epoll_wait(epoll.get(), events, 4, outbound_.holding() ? kHoldRecheckMs : -1);
+    const int n = epoll_wait(epoll.get(), events, static_cast<int>(std::size(events)),
+                             outbound_.holding() ? kHoldRecheckMs : -1);
     reader_->online();
     if (n < 0) {
       if (errno == EINTR) continue;
       return Error(std::string("worker: epoll_wait: ") + std::strerror(errno));
     }
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == error_queue_fd_ && (events[i].events & EPOLLERR) != 0) {
-        socket_error_pending_ = true;  // the error queue: path MTU reports
+      if ((events[i].events & EPOLLERR) != 0 && events[i].data.fd != tun_.fd() &&
+          events[i].data.fd != stop_->fd()) {
+        socket_error_pending_ = true;  // an error queue: path MTU reports
       }
     }
     // Keep going while either seam still has data, one batch each way per turn. (After a

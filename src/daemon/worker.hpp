@@ -24,6 +24,7 @@
 // Owner: the worker's own thread; stop() and the counters may be used from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <memory>
@@ -67,10 +68,6 @@ class Worker {
     std::size_t held_per_policy = 4;
     std::size_t held_total = 0;
     std::int64_t hold_timeout_ns = 1'000'000'000;
-    // A socket whose error queue carries path MTU reports (the ESP-in-UDP socket, which may sit
-    // inside a combined socket): polled for EPOLLERR and drained into Dataplane::path_mtu.
-    // -1: none.
-    int error_queue_fd = -1;
   };
 
   // Everything referenced must outlive the worker. `wake_control` is signalled when the packet
@@ -127,9 +124,13 @@ class Worker {
   std::unique_ptr<EventFd> stop_;
   std::optional<Error> stop_error_;
   std::atomic<bool> stopping_{false};
-  // The socket's error queue (path MTU reports): EPOLLERR seen, and when to look anyway.
+  // The socket's error queues (path MTU reports, DatagramSocket::error_queue_fds: the ESP-in-UDP
+  // socket's and the raw ESP sockets'), polled for EPOLLERR and drained into
+  // Dataplane::path_mtu: EPOLLERR seen, and when to look anyway.
   static constexpr std::int64_t kErrorQueueCheckNs = 100'000'000;
-  const int error_queue_fd_;
+  static constexpr std::size_t kMaxErrorQueues = 8;
+  std::array<int, kMaxErrorQueues> error_queue_fds_{};
+  std::size_t error_queues_ = 0;
   bool socket_error_pending_ = false;
   std::int64_t next_error_check_ns_ = 0;
 };

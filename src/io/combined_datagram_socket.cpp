@@ -99,6 +99,12 @@ std::size_t CombinedDatagramSocket::send_batch(std::span<PacketBuffer* const> pa
   return sent;
 }
 
+std::size_t CombinedDatagramSocket::error_queue_fds(std::span<int> out) const {
+  std::size_t n = 0;
+  for (const Member& m : members_) n += m.socket->error_queue_fds(out.subspan(n));
+  return n;
+}
+
 Result<void> CombinedDatagramSocket::send_to(const Endpoint& from, const Endpoint& to,
                                              ByteSpan payload) {
   if (to.port != 0) return members_[primary_].socket->send_to(from, to, payload);

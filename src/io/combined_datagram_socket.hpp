@@ -49,6 +49,9 @@ class CombinedDatagramSocket final : public DatagramSocket {
   // Only what the combined socket itself dropped (no member for the transport); each member
   // counts its own traffic.
   const IoCounters& counters() const override { return counters_; }
+  // Every member's (the send-only ones' too: the kernel queues ICMP errors about raw ESP on
+  // every raw ESP socket).
+  std::size_t error_queue_fds(std::span<int> out) const override;
 
   // Makes the combined socket the owner of `member` (one of its members), for a socket that
   // lives only as long as the combined one.

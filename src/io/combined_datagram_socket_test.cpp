@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <array>
 #include <deque>
 #include <vector>
 
 #include "io/event_fd.hpp"
 #include "io/netns_test_support.hpp"
+#include "io/udp_socket.hpp"
 
 namespace uipsec {
 namespace {
@@ -240,6 +242,37 @@ TEST(CombinedDatagramSocket, WithRawEspSendersSendsRawEspButReceivesOnlyUdp) {
     EXPECT_FALSE(readable((*combined)->fd()));
     udp_view->queue(1);
     EXPECT_TRUE(readable((*combined)->fd()));
+  });
+}
+
+TEST(CombinedDatagramSocket, ListsTheErrorQueuesOfEveryMember) {
+  UIPSEC_IN_NETNS([] {
+    // A UDP socket and a send-only raw ESP socket with path MTU discovery: both error queues
+    // (the kernel queues ICMP errors about raw ESP on send-only raw sockets too).
+    UdpSocketOptions udp_options;
+    udp_options.address = ip("127.0.0.1");
+    udp_options.port = 0;
+    udp_options.path_mtu = true;
+    auto udp = UdpSocket::open(udp_options);
+    ASSERT_TRUE(udp.ok()) << udp.error().message();
+    const int udp_fd = (*udp)->fd();
+    RawEspSocketOptions raw_options;
+    raw_options.path_mtu = true;
+    const IpFamily v4[] = {IpFamily::kV4};
+    auto combined = with_raw_esp_senders(std::move(*udp), raw_options, v4);
+    ASSERT_TRUE(combined.ok()) << combined.error().message();
+    std::array<int, 4> fds{-1, -1, -1, -1};
+    ASSERT_EQ((*combined)->error_queue_fds(fds), 2u);
+    EXPECT_EQ(fds[0], udp_fd);
+    EXPECT_NE(fds[1], -1);
+    EXPECT_NE(fds[1], udp_fd);
+    // Room for one: the first only. A socket without path MTU discovery has none.
+    EXPECT_EQ((*combined)->error_queue_fds(std::span<int>(fds.data(), 1)), 1u);
+    auto quiet = with_raw_esp_senders(
+        std::make_unique<RecordingSocket>(Encapsulation::kEspInUdp, Endpoint{ip("127.0.0.1"), 1}),
+        RawEspSocketOptions{}, v4);
+    ASSERT_TRUE(quiet.ok());
+    EXPECT_EQ((*quiet)->error_queue_fds(fds), 0u);
   });
 }
 

@@ -44,6 +44,14 @@ class DatagramSocket {
   virtual Result<void> send_to(const Endpoint& from, const Endpoint& to, ByteSpan payload) = 0;
 
   virtual const IoCounters& counters() const = 0;
+
+  // The descriptors whose error queues carry path MTU reports (IP_RECVERR / IPV6_RECVERR set):
+  // each polls EPOLLERR while errors wait there, and read_socket_errors (io/socket_errors.hpp)
+  // drains it. Writes at most out.size() of them and returns how many. None by default.
+  virtual std::size_t error_queue_fds(std::span<int> out) const {
+    (void)out;
+    return 0;
+  }
 };
 
 }  // namespace uipsec

@@ -25,6 +25,7 @@
 #include "base/system_error.hpp"
 #include "io/receive_room.hpp"
 #include "io/socket_address.hpp"
+#include "io/socket_cmsg.hpp"
 #include "wire/ipv4_header.hpp"
 
 namespace uipsec {
@@ -32,15 +33,6 @@ namespace uipsec {
 namespace {
 
 constexpr std::uint8_t kEspProtocol = 50;
-
-// Room for the cmsgs of one received packet (IPV6_PKTINFO, IPV6_TCLASS, SO_RXQ_OVFL) or one
-// send (a source PKTINFO and the TOS / Traffic Class).
-constexpr std::size_t kControlBytes = 128;
-static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + 2 * CMSG_SPACE(sizeof(int)));
-
-struct alignas(cmsghdr) ControlBuffer {
-  std::uint8_t bytes[kControlBytes];
-};
 
 int socket_family(IpFamily family) { return family == IpFamily::kV4 ? AF_INET : AF_INET6; }
 const char* family_name(IpFamily family) { return family == IpFamily::kV4 ? "IPv4" : "IPv6"; }
@@ -105,25 +97,6 @@ void count_send_failure(IoCounters& counters, int error) {
       counters.tx_errors.add();  // EPERM: a firewall rule; others
       break;
   }
-}
-
-// Tries the *FORCE option (allowed past the sysctl limit with CAP_NET_ADMIN), then the plain one.
-int set_buffer(int fd, int force_name, int name, int bytes) {
-  if (::setsockopt(fd, SOL_SOCKET, force_name, &bytes, sizeof(bytes)) != 0) {
-    (void)::setsockopt(fd, SOL_SOCKET, name, &bytes, sizeof(bytes));  // capped, never fails
-  }
-  int granted = 0;
-  socklen_t length = sizeof(granted);
-  (void)::getsockopt(fd, SOL_SOCKET, name, &granted, &length);
-  return granted;
-}
-
-Result<void> set_int_option(int fd, int level, int name, int value, const std::string& doing,
-                            const char* what) {
-  if (::setsockopt(fd, level, name, &value, sizeof(value)) != 0) {
-    return system_error(doing + ": cannot set " + what, errno);
-  }
-  return {};
 }
 
 // Whether a packet to `remote` can leave through a socket of `family`.
@@ -200,6 +173,9 @@ Result<std::unique_ptr<RawEspSocket>> RawEspSocket::open(const RawEspSocketOptio
         set_int_option(fd.get(), IPPROTO_IPV6, IPV6_RECVTCLASS, 1, doing, "IPV6_RECVTCLASS"));
   }
   UIPSEC_TRY(set_int_option(fd.get(), SOL_SOCKET, SO_RXQ_OVFL, 1, doing, "SO_RXQ_OVFL"));
+  if (options.path_mtu) {
+    UIPSEC_TRY(enable_path_mtu_reports(fd.get(), socket_family(family), false, doing));
+  }
   if (options.mark) {
     const int mark = static_cast<int>(*options.mark);
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
@@ -208,15 +184,24 @@ Result<std::unique_ptr<RawEspSocket>> RawEspSocket::open(const RawEspSocketOptio
                           error == EPERM ? "needs CAP_NET_ADMIN" : "");
     }
   }
-  const int receive_bytes = set_buffer(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, options.buffer_bytes);
-  const int send_bytes = set_buffer(fd.get(), SO_SNDBUFFORCE, SO_SNDBUF, options.buffer_bytes);
+  const int receive_bytes =
+      set_socket_buffer(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, options.buffer_bytes);
+  const int send_bytes =
+      set_socket_buffer(fd.get(), SO_SNDBUFFORCE, SO_SNDBUF, options.buffer_bytes);
 
   static constexpr std::uint8_t kAny[16] = {};
   const Endpoint local{IpAddress::from_bytes(family, kAny), 0};
   std::unique_ptr<RawEspSocket> s(new RawEspSocket(std::move(fd), local));
   s->receive_buffer_bytes_ = receive_bytes;
   s->send_buffer_bytes_ = send_bytes;
+  s->path_mtu_ = options.path_mtu;
   return s;
+}
+
+std::size_t RawEspSocket::error_queue_fds(std::span<int> out) const {
+  if (!path_mtu_ || out.empty()) return 0;
+  out[0] = fd_.get();
+  return 1;
 }
 
 void RawEspSocket::note_overflow_count(std::uint32_t dropped_so_far) {

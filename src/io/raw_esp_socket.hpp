@@ -32,6 +32,13 @@ struct RawEspSocketOptions {
   // For a worker that only sends raw ESP (another worker receives it): a socket filter that
   // accepts nothing keeps the kernel from queueing every ESP packet of the host on it too.
   bool send_only = false;
+  // Path MTU discovery as UdpSocketOptions::path_mtu: IP_MTU_DISCOVER / IPV6_MTU_DISCOVER =
+  // *_PMTUDISC_WANT and IP_RECVERR / IPV6_RECVERR. The kernel hands an ICMP "fragmentation
+  // needed" / "packet too big" about an ESP packet to every raw ESP socket of the host (a
+  // send-only one too), which queues it with msg_name = the ESP packet's outer destination
+  // (port 0), the ESP header as payload and SO_EE_OFFENDER = the router: the socket polls
+  // EPOLLERR until read_socket_errors (io/socket_errors.hpp) drains it.
+  bool path_mtu = false;
 };
 
 // What an IPv4 raw socket handed over, read from its IP header.
@@ -73,6 +80,8 @@ class RawEspSocket final : public DatagramSocket {
   std::size_t send_batch(std::span<PacketBuffer* const> packets) override;
   Result<void> send_to(const Endpoint& from, const Endpoint& to, ByteSpan payload) override;
   const IoCounters& counters() const override { return counters_; }
+  // Its own fd when opened with path_mtu.
+  std::size_t error_queue_fds(std::span<int> out) const override;
 
  private:
   struct ReceiveSlots;
@@ -92,6 +101,7 @@ class RawEspSocket final : public DatagramSocket {
   std::unique_ptr<ReceiveSlots> rx_;  // receiving thread
   std::unique_ptr<SendSlots> tx_;     // sending thread
   std::uint32_t overflow_count_ = 0;  // receiving thread
+  bool path_mtu_ = false;             // constant after open()
   IoCounters counters_;
 };
 

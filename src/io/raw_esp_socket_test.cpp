@@ -5,10 +5,15 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <array>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "base/unique_fd.hpp"
 #include "io/netns_test_support.hpp"
+#include "io/socket_address.hpp"
+#include "io/socket_errors.hpp"
 #include "wire/inet_checksum.hpp"
 
 namespace uipsec {
@@ -296,6 +301,119 @@ TEST(RawEspSocket, ASendOnlySocketSendsButQueuesNothing) {
     release(pool, got);
     pollfd p{(*sender)->fd(), POLLIN, 0};
     EXPECT_EQ(::poll(&p, 1, 0), 0);  // the packet it sent (to a local address) was not queued
+  });
+}
+
+// Sends an ICMP "fragmentation needed" (IPv4) or ICMPv6 "packet too big" with `mtu` from
+// `router` to `local` about an ESP packet (SPI 0x1001) from `local` to `remote`, as a router on
+// the path would: the quoted packet is its IP header and the first 8 bytes of ESP.
+void send_too_big(const IpAddress& router, const IpAddress& local, const IpAddress& remote,
+                  std::uint32_t mtu) {
+  const bool v4 = local.is_v4();
+  const auto esp = esp_bytes(0x1001, 8);
+  std::vector<std::uint8_t> quoted;
+  if (v4) {
+    quoted = ipv4_header(1400, 0);
+    std::memcpy(quoted.data() + 12, local.data(), 4);
+    std::memcpy(quoted.data() + 16, remote.data(), 4);
+    quoted[10] = quoted[11] = 0;
+    const std::uint16_t checksum = inet_checksum(ByteSpan(quoted.data(), quoted.size()));
+    quoted[10] = static_cast<std::uint8_t>(checksum >> 8);
+    quoted[11] = static_cast<std::uint8_t>(checksum);
+  } else {
+    quoted = {0x60, 0, 0, 0, 0x05, 0x78, 50, 64};  // payload length 1400, next header ESP
+    quoted.insert(quoted.end(), local.data(), local.data() + 16);
+    quoted.insert(quoted.end(), remote.data(), remote.data() + 16);
+  }
+  quoted.insert(quoted.end(), esp.begin(), esp.end());
+  // ICMP type 3 code 4 (next-hop MTU in the low 16 bits) / ICMPv6 type 2 (32-bit MTU).
+  std::vector<std::uint8_t> icmp = {static_cast<std::uint8_t>(v4 ? 3 : 2),
+                                    static_cast<std::uint8_t>(v4 ? 4 : 0),
+                                    0,
+                                    0,
+                                    static_cast<std::uint8_t>(mtu >> 24),
+                                    static_cast<std::uint8_t>(mtu >> 16),
+                                    static_cast<std::uint8_t>(mtu >> 8),
+                                    static_cast<std::uint8_t>(mtu)};
+  icmp.insert(icmp.end(), quoted.begin(), quoted.end());
+  if (v4) {  // the kernel fills in ICMPv6 checksums itself, not ICMP ones
+    const std::uint16_t checksum = inet_checksum(ByteSpan(icmp.data(), icmp.size()));
+    icmp[2] = static_cast<std::uint8_t>(checksum >> 8);
+    icmp[3] = static_cast<std::uint8_t>(checksum);
+  }
+  UniqueFd fd(::socket(v4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC,
+                       v4 ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6}));
+  ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+  sockaddr_storage from{};
+  sockaddr_storage to{};
+  const socklen_t length = to_sockaddr({router, 0}, v4 ? AF_INET : AF_INET6, from);
+  ASSERT_EQ(to_sockaddr({local, 0}, v4 ? AF_INET : AF_INET6, to), length);
+  ASSERT_EQ(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&from), length), 0)
+      << std::strerror(errno);
+  ASSERT_EQ(::sendto(fd.get(), icmp.data(), icmp.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+                     length),
+            static_cast<ssize_t>(icmp.size()))
+      << std::strerror(errno);
+}
+
+TEST(RawEspSocket, PathMtuReportsOfItsPacketsLandInTheErrorQueue) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    for (const IpFamily family : {IpFamily::kV4, IpFamily::kV6}) {
+      const bool v4 = family == IpFamily::kV4;
+      SCOPED_TRACE(v4 ? "IPv4" : "IPv6");
+      const IpAddress local = ip(v4 ? "198.18.1.1" : "2001:db8:1::1");
+      const IpAddress remote = ip(v4 ? "198.18.1.2" : "2001:db8:1::2");
+      RawEspSocketOptions options;
+      options.family = family;
+      auto plain = RawEspSocket::open(options);
+      ASSERT_TRUE(plain.ok()) << plain.error().message();
+      options.path_mtu = true;
+      auto receiving = RawEspSocket::open(options);
+      ASSERT_TRUE(receiving.ok()) << receiving.error().message();
+      options.send_only = true;
+      auto send_only = RawEspSocket::open(options);
+      ASSERT_TRUE(send_only.ok()) << send_only.error().message();
+
+      std::array<int, 2> fds{-1, -1};
+      EXPECT_EQ((*plain)->error_queue_fds(fds), 0u);
+      ASSERT_EQ((*receiving)->error_queue_fds(fds), 1u);
+      EXPECT_EQ(fds[0], (*receiving)->fd());
+      const int fd = (*receiving)->fd();
+      int value = -1;
+      socklen_t length = sizeof(value);
+      ASSERT_EQ(::getsockopt(fd, v4 ? SOL_IP : SOL_IPV6, v4 ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER,
+                             &value, &length),
+                0);
+      EXPECT_EQ(value, v4 ? int{IP_PMTUDISC_WANT} : int{IPV6_PMTUDISC_WANT});  // never refuses
+      value = 0;
+      ASSERT_EQ(
+          ::getsockopt(fd, v4 ? SOL_IP : SOL_IPV6, v4 ? IP_RECVERR : IPV6_RECVERR, &value, &length),
+          0);
+      EXPECT_EQ(value, 1);
+
+      // A router (here: the remote address itself) says the ESP packet was too big.
+      send_too_big(remote, local, remote, 1300);
+      for (RawEspSocket* s : {receiving->get(), send_only->get()}) {
+        pollfd p{s->fd(), 0, 0};
+        ASSERT_EQ(::poll(&p, 1, 2000), 1);
+        EXPECT_NE(p.revents & POLLERR, 0);
+        std::array<SocketError, 4> out;
+        const ErrorQueueRead r = read_socket_errors(s->fd(), out);
+        ASSERT_EQ(r.read, 1u);
+        ASSERT_EQ(r.parsed, 1u);
+        EXPECT_EQ(out[0].origin, v4 ? SocketError::Origin::kIcmp : SocketError::Origin::kIcmp6);
+        EXPECT_EQ(out[0].error, EMSGSIZE);
+        EXPECT_EQ(out[0].destination, remote);  // the ESP packet's destination (port 0)
+        EXPECT_EQ(out[0].offender, remote);     // the router
+        EXPECT_EQ(path_mtu_report(out[0]), (PathMtuReport{remote, 1300}));
+        p.revents = 0;
+        EXPECT_EQ(::poll(&p, 1, 0), 0) << "drained: EPOLLERR is over";
+      }
+      // Without IP_RECVERR nothing is queued (the kernel only notes a pending error).
+      std::array<SocketError, 4> out;
+      EXPECT_EQ(read_socket_errors((*plain)->fd(), out).read, 0u);
+    }
   });
 }
 

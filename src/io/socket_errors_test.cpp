@@ -87,6 +87,25 @@ TEST(SocketErrors, Ipv4FragmentationNeededIsAPathMtuReport) {
   EXPECT_EQ(path_mtu_report(*e), (PathMtuReport{addr("198.18.0.2"), 1380}));
 }
 
+TEST(SocketErrors, RawEspSocketsErrorsNameTheDestinationWithPortZero) {
+  // What Linux queues on a SOCK_RAW IPPROTO_ESP socket (raw_err / rawv6_err): msg_name is the
+  // ESP packet's outer destination with port 0 (raw sockets have none), the payload its ESP
+  // header; the extended error as for UDP.
+  for (const bool v4 : {true, false}) {
+    const auto name = v4 ? sockaddr_v4("198.18.0.2", 0) : sockaddr_v6("2001:db8:0:1::2", 0);
+    const auto c = v4 ? control(SOL_IP, IP_RECVERR, SO_EE_ORIGIN_ICMP, EMSGSIZE, 3, 4, 1300,
+                                sockaddr_v4("198.18.2.1", 0))
+                      : control(SOL_IPV6, IPV6_RECVERR, SO_EE_ORIGIN_ICMP6, EMSGSIZE, 2, 0, 1280,
+                                sockaddr_v6("2001:db8:2::1", 0));
+    const auto e = parse_socket_error(span(name), span(c));
+    ASSERT_TRUE(e.has_value());
+    const IpAddress destination = addr(v4 ? "198.18.0.2" : "2001:db8:0:1::2");
+    EXPECT_EQ(e->destination, destination);
+    EXPECT_EQ(e->offender, addr(v4 ? "198.18.2.1" : "2001:db8:2::1"));
+    EXPECT_EQ(path_mtu_report(*e), (PathMtuReport{destination, v4 ? 1300u : 1280u}));
+  }
+}
+
 TEST(SocketErrors, DualStackSocketReportsIpv4AsPlainIpv4) {
   // An AF_INET6 socket gets IPv4 errors under IPV6_RECVERR with v4-mapped addresses.
   const auto name = sockaddr_v6("::ffff:198.18.0.2", 4500);

@@ -33,16 +33,12 @@
 #include "base/system_error.hpp"
 #include "io/receive_room.hpp"
 #include "io/socket_address.hpp"
+#include "io/socket_cmsg.hpp"
 
 namespace uipsec {
 
 namespace {
 
-// Room for the cmsgs of one received datagram: IPV6_PKTINFO, IP_PKTINFO, SO_RXQ_OVFL, the
-// UDP_GRO segment size, and the outer TOS / Traffic Class (IP_TOS, IPV6_TCLASS).
-constexpr std::size_t kControlBytes = 192;
-static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(in_pktinfo)) +
-                                   CMSG_SPACE(sizeof(std::uint32_t)) + 3 * CMSG_SPACE(sizeof(int)));
 // A send: the source (at most IPV6_PKTINFO), the TOS / Traffic Class, and UDP_SEGMENT.
 static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) +
                                    CMSG_SPACE(sizeof(std::uint16_t)));
@@ -51,10 +47,6 @@ static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(size
 // and one send carries at most 65535 - 20 (IPv4) - 8 (UDP) bytes of payload.
 constexpr std::size_t kUdpGsoMaxSegments = 64;
 constexpr std::size_t kUdpGsoMaxBytes = 65535 - 20 - 8;
-
-struct alignas(cmsghdr) ControlBuffer {
-  std::uint8_t bytes[kControlBytes];
-};
 
 // Fills `control` with the cmsg that makes the kernel send from `local` and returns its length,
 // or returns 0 when no source is asked for. Returns -1 when `local` cannot be used with a
@@ -166,43 +158,6 @@ bool joins_train(const PacketBuffer& first, const PacketBuffer& last, const Pack
 
 bool reachable(const Endpoint& remote) {
   return remote.port != 0 && !remote.address.is_unspecified();
-}
-
-Result<void> set_int_option(int fd, int level, int name, int value, const std::string& doing,
-                            const char* what) {
-  if (::setsockopt(fd, level, name, &value, sizeof(value)) != 0) {
-    return system_error(doing + ": cannot set " + what, errno);
-  }
-  return {};
-}
-
-// Tries the *FORCE option (allowed past the sysctl limit with CAP_NET_ADMIN), then the plain one.
-int set_buffer(int fd, int force_name, int name, int bytes) {
-  if (::setsockopt(fd, SOL_SOCKET, force_name, &bytes, sizeof(bytes)) != 0) {
-    (void)::setsockopt(fd, SOL_SOCKET, name, &bytes, sizeof(bytes));  // capped, never fails
-  }
-  int granted = 0;
-  socklen_t length = sizeof(granted);
-  (void)::getsockopt(fd, SOL_SOCKET, name, &granted, &length);
-  return granted;
-}
-
-// Path MTU discovery that never refuses a send (WANT, not DO: DO fails what exceeds the known
-// path MTU with EMSGSIZE, WANT fragments it) and the ICMP errors in the error queue. A
-// dual-stack socket takes the IPv4 options too: IPv4 peers' ICMP errors go by them.
-Result<void> enable_path_mtu_reports(int fd, int family, bool dual_stack,
-                                     const std::string& doing) {
-  if (family == AF_INET || dual_stack) {
-    UIPSEC_TRY(set_int_option(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_WANT, doing,
-                              "IP_MTU_DISCOVER"));
-    UIPSEC_TRY(set_int_option(fd, IPPROTO_IP, IP_RECVERR, 1, doing, "IP_RECVERR"));
-  }
-  if (family == AF_INET6) {
-    UIPSEC_TRY(set_int_option(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_WANT, doing,
-                              "IPV6_MTU_DISCOVER"));
-    UIPSEC_TRY(set_int_option(fd, IPPROTO_IPV6, IPV6_RECVERR, 1, doing, "IPV6_RECVERR"));
-  }
-  return {};
 }
 
 std::string endpoint_text(const Endpoint& e) {
@@ -334,8 +289,10 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::open(const UdpSocketOptions& optio
                           error == EPERM ? "needs CAP_NET_ADMIN" : "");
     }
   }
-  const int receive_bytes = set_buffer(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, options.buffer_bytes);
-  const int send_bytes = set_buffer(fd.get(), SO_SNDBUFFORCE, SO_SNDBUF, options.buffer_bytes);
+  const int receive_bytes =
+      set_socket_buffer(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, options.buffer_bytes);
+  const int send_bytes =
+      set_socket_buffer(fd.get(), SO_SNDBUFFORCE, SO_SNDBUF, options.buffer_bytes);
 
   sockaddr_storage bind_address;
   static constexpr std::uint8_t kAnyV6[16] = {};
@@ -367,6 +324,7 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::open(const UdpSocketOptions& optio
   if (!local) return Error(doing + ": the kernel reported a bound address of another family");
 
   std::unique_ptr<UdpSocket> s(new UdpSocket(std::move(fd), family, *local));
+  s->path_mtu_ = options.path_mtu;
   s->receive_buffer_bytes_ = receive_bytes;
   s->send_buffer_bytes_ = send_bytes;
   if (options.gro) {
@@ -383,6 +341,12 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::open(const UdpSocketOptions& optio
     s->gso_ = ::getsockopt(s->fd_.get(), SOL_UDP, UDP_SEGMENT, &segment, &length) == 0;
   }
   return s;
+}
+
+std::size_t UdpSocket::error_queue_fds(std::span<int> out) const {
+  if (!path_mtu_ || out.empty()) return 0;
+  out[0] = fd_.get();
+  return 1;
 }
 
 void UdpSocket::note_overflow_count(std::uint32_t dropped_so_far) {

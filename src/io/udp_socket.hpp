@@ -86,6 +86,8 @@ class UdpSocket final : public DatagramSocket {
   std::size_t send_batch(std::span<PacketBuffer* const> packets) override;
   Result<void> send_to(const Endpoint& from, const Endpoint& to, ByteSpan payload) override;
   const IoCounters& counters() const override { return counters_; }
+  // Its own fd when opened with path_mtu.
+  std::size_t error_queue_fds(std::span<int> out) const override;
 
  private:
   struct ReceiveSlots;
@@ -120,6 +122,7 @@ class UdpSocket final : public DatagramSocket {
   bool gso_ = false;                     // sending thread
   std::uint32_t gso_backoff_ = 0;        // sending thread: batches left without GSO (EINVAL)
   bool gro_ = false;                     // constant after open()
+  bool path_mtu_ = false;                // constant after open()
   IoCounters counters_;
 };
 

@@ -3,7 +3,9 @@
 tunnel's ESP packets need at the TUN MTU (1400). uipsecd on A learns B's path MTU from R's ICMP
 "fragmentation needed" (IP_RECVERR) and answers inner packets that no longer fit: IPv4 with DF
 gets ICMP "fragmentation needed" with the inner MTU, IPv6 "packet too big"; IPv4 without DF goes
-through with the outer packet fragmented by the kernel; TCP in both directions completes.
+through with the outer packet fragmented by the kernel; TCP in both directions completes. The
+same with raw ESP (IP protocol 50, SAs without encapsulation, uipsec.raw_esp = yes): the raw ESP
+sockets' error queues (IP_RECVERR on SOCK_RAW) feed the same table.
 
 Addresses: the tunnel endpoints 198.18.0.1 (A) and 198.18.0.2 (B) on loopback, links
 A 198.18.1.1/30 — 198.18.1.2/30 R 198.18.2.1/30 — 198.18.2.2/30 B (and 2001:db8:1::/64,
@@ -24,6 +26,9 @@ TUN_MTU = 1400        # uipsecd's default
 # plus its 2-byte trailer padded to 4 bytes.
 INNER_MTU = {False: (LINK_MTU - 20 - 8 - 8 - 8 - 16) // 4 * 4 - 2,
              True: (LINK_MTU - 40 - 8 - 8 - 8 - 16) // 4 * 4 - 2}
+# Raw ESP: no UDP header.
+RAW_INNER_MTU = {False: (LINK_MTU - 20 - 8 - 8 - 16) // 4 * 4 - 2,
+                 True: (LINK_MTU - 40 - 8 - 8 - 16) // 4 * 4 - 2}
 
 
 def build(topology, outer6):
@@ -53,7 +58,7 @@ def build(topology, outer6):
     return a, r, b
 
 
-def start(topology, a, b, outer6, inner6, extra=""):
+def start(topology, a, b, outer6, inner6, extra="", encap=True):
     keys = h.Keys()
     uipsecd, uipsec = h.binaries()
 
@@ -64,10 +69,12 @@ def start(topology, a, b, outer6, inner6, extra=""):
     pair.a, pair.b = a, b
     pair.workdir = tempfile.mkdtemp(prefix="uipsec-pmtu-")
     da = h.Daemon(a, pair.workdir, "a",
-                  h.tunnel_config("a", "aes-gcm", keys, outer6, inner6, extra_uipsec=extra),
+                  h.tunnel_config("a", "aes-gcm", keys, outer6, inner6, extra_uipsec=extra,
+                                  encap=encap),
                   uipsecd, uipsec)
     db = h.Daemon(b, pair.workdir, "b",
-                  h.tunnel_config("b", "aes-gcm", keys, outer6, inner6, extra_uipsec=extra),
+                  h.tunnel_config("b", "aes-gcm", keys, outer6, inner6, extra_uipsec=extra,
+                                  encap=encap),
                   uipsecd, uipsec)
     return pair, da, db
 
@@ -87,13 +94,13 @@ def learned_route_mtu(ns, destination):
     return int(m.group(1)) if m else None
 
 
-def check_pmtu(topology, outer6, extra=""):
+def check_pmtu(topology, outer6, extra="", encap=True):
     a, r, b = build(topology, outer6)
-    pair, da, db = start(topology, a, b, outer6, inner6=False, extra=extra)
+    pair, da, db = start(topology, a, b, outer6, inner6=False, extra=extra, encap=encap)
     if "workers = 2" in extra:
         sockets = a.run(["ss", "-Huan", "sport = :4500"]).stdout.strip().splitlines()
         assert len(sockets) == 2, sockets  # one steered ESP socket per worker
-    inner_mtu = INNER_MTU[outer6]
+    inner_mtu = (INNER_MTU if encap else RAW_INNER_MTU)[outer6]
     # Small packets go through at once.
     result = h.ping(a, h.A_INNER4, h.B_INNER4)
     assert result.returncode == 0, f"ping failed:\n{result.stdout}\n{da.output()}"
@@ -135,6 +142,11 @@ def check_pmtu(topology, outer6, extra=""):
           f"{stats_a['drops']['packet-too-big-ratelimited']}; B auth-failed "
           f"{stats_b['drops']['auth-failed']}")
     assert stats_b["drops"]["auth-failed"] == 0
+    if not encap:  # the tunnel really ran over raw ESP, and nothing went by UDP
+        io = stats_a["io"]
+        seam = "raw-esp6" if outer6 else "raw-esp4"
+        assert io[f"{seam}.rx_packets"] > 0 and io[f"{seam}.tx_packets"] > 0, io
+        assert io["socket.rx_packets"] == 0 and io["socket.tx_packets"] == 0, io
     h.stop_cleanly(pair, da, db)
 
 
@@ -149,6 +161,21 @@ def test_two_workers(topology):
 
 def test_ipv6_outer(topology):
     check_pmtu(topology, outer6=True)
+
+
+def test_raw_esp_ipv4_outer(topology):
+    # Raw ESP: R's ICMP about an ESP packet reaches the raw socket's error queue.
+    check_pmtu(topology, outer6=False, extra="raw_esp = yes", encap=False)
+
+
+def test_raw_esp_ipv6_outer(topology):
+    check_pmtu(topology, outer6=True, extra="raw_esp = yes", encap=False)
+
+
+def test_raw_esp_two_workers(topology):
+    # Worker 1 sends raw ESP through send-only raw sockets of its own; the kernel queues R's ICMP
+    # on every raw ESP socket, each worker drains its own.
+    check_pmtu(topology, outer6=False, extra="raw_esp = yes\n  workers = 2", encap=False)
 
 
 def test_ipv6_inner_packet_too_big(topology):
@@ -179,4 +206,5 @@ def test_ipv6_inner_packet_too_big(topology):
 
 
 if __name__ == "__main__":
-    h.main([test_ipv4_outer, test_two_workers, test_ipv6_outer, test_ipv6_inner_packet_too_big])
+    h.main([test_ipv4_outer, test_two_workers, test_ipv6_outer, test_ipv6_inner_packet_too_big,
+            test_raw_esp_ipv4_outer, test_raw_esp_ipv6_outer, test_raw_esp_two_workers])
