@@ -10,15 +10,8 @@ namespace uipsec {
 
 IpAddress IpAddress::v4(std::uint32_t host_order) {
   IpAddress a;
-  a.family_ = IpFamily::kV4;
+  a.v6_ = false;
   store_be32(a.bytes_.data(), host_order);
-  return a;
-}
-
-IpAddress IpAddress::from_bytes(IpFamily family, const std::uint8_t* bytes) {
-  IpAddress a;
-  a.family_ = family;
-  std::memcpy(a.bytes_.data(), bytes, family == IpFamily::kV4 ? 4 : 16);
   return a;
 }
 
@@ -32,11 +25,11 @@ Result<IpAddress> IpAddress::parse(std::string_view text) {
   buffer[text.size()] = '\0';
   IpAddress a;
   if (inet_pton(AF_INET, buffer, a.bytes_.data()) == 1) {
-    a.family_ = IpFamily::kV4;
+    a.v6_ = false;
     return a;
   }
   if (inet_pton(AF_INET6, buffer, a.bytes_.data()) == 1) {
-    a.family_ = IpFamily::kV6;
+    a.v6_ = true;
     return a;
   }
   return Error("expected an IPv4 or IPv6 address, got '" + std::string(text) + "'");

@@ -5,6 +5,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -23,13 +24,24 @@ class IpAddress {
 
   static IpAddress v4(std::uint32_t host_order);
   // Precondition: `bytes` holds 4 bytes (IPv4) or 16 bytes (IPv6) in network order.
-  static IpAddress from_bytes(IpFamily family, const std::uint8_t* bytes);
+  static IpAddress from_bytes(IpFamily family, const std::uint8_t* bytes) {
+    IpAddress a;
+    a.assign(family, bytes);
+    return a;
+  }
+  // from_bytes into this address, in place: what the packet parsers use, so that no half-written
+  // temporary is copied right after its narrow stores (a store-forwarding stall per copy).
+  void assign(IpFamily family, const std::uint8_t* bytes) {
+    v6_ = family == IpFamily::kV6;
+    bytes_ = {};
+    std::memcpy(bytes_.data(), bytes, family == IpFamily::kV4 ? 4 : 16);
+  }
   // Parses "198.18.0.1" or "2001:db8::1".
   static Result<IpAddress> parse(std::string_view text);
 
-  IpFamily family() const { return family_; }
-  bool is_v4() const { return family_ == IpFamily::kV4; }
-  bool is_v6() const { return family_ == IpFamily::kV6; }
+  IpFamily family() const { return v6_ ? IpFamily::kV6 : IpFamily::kV4; }
+  bool is_v4() const { return !v6_; }
+  bool is_v6() const { return v6_; }
   // 4 or 16.
   std::size_t size() const { return is_v4() ? 4 : 16; }
   // Network-order bytes; size() of them are meaningful, the rest are zero.
@@ -41,12 +53,19 @@ class IpAddress {
 
   std::string to_string() const;
 
-  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+  // IPv4 before IPv6, then by bytes.
+  friend std::strong_ordering operator<=>(const IpAddress& a, const IpAddress& b) {
+    if (const auto c = a.v6_ <=> b.v6_; c != 0) return c;
+    return a.bytes_ <=> b.bytes_;
+  }
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 
  private:
-  IpFamily family_ = IpFamily::kV4;
+  // The default address, 0.0.0.0, is all zero bytes (the family too): headers and metadata that
+  // hold addresses are reset with plain zero stores, and copying one right after its reset does
+  // not stall on a narrow store in the middle of a vector load.
   std::array<std::uint8_t, 16> bytes_{};
+  bool v6_ = false;
 };
 
 // An address with a prefix length: "198.18.0.0/15", "2001:db8::/32".

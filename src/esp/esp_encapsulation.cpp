@@ -35,15 +35,16 @@ Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet, IpPac
   if (next_header != ip_protocol::kIpv4 && next_header != ip_protocol::kIpv6) {
     return Verdict::drop(DropReason::kBadNextHeader);
   }
-  const auto info = parse_ip_packet(packet.span());
-  if (!info) return Verdict::drop(DropReason::kBadInnerPacket);
+  // Parsed in place, into the caller's info when it wants one (no copy of a fresh parse).
+  IpPacketInfo local;
+  IpPacketInfo& info = inner != nullptr ? *inner : local;
+  if (!parse_ip_packet(packet.span(), info)) return Verdict::drop(DropReason::kBadInnerPacket);
   const IpFamily expected = next_header == ip_protocol::kIpv4 ? IpFamily::kV4 : IpFamily::kV6;
-  if (info->family != expected) return Verdict::drop(DropReason::kBadInnerPacket);
+  if (info.family != expected) return Verdict::drop(DropReason::kBadInnerPacket);
   if (expected == IpFamily::kV4 && !ipv4_header_checksum_valid(packet.span())) {
     return Verdict::drop(DropReason::kBadInnerPacket);
   }
-  packet.truncate(info->total_length);  // the parse stays true: the header is unchanged
-  if (inner != nullptr) *inner = *info;
+  packet.truncate(info.total_length);  // the parse stays true: the header is unchanged
   return Verdict::deliver_to_tun();
 }
 
@@ -111,9 +112,10 @@ Verdict decapsulate_transport(std::uint8_t next_header, const OuterHeader& outer
   // What goes to the TUN device must be a packet the kernel takes: an authentic peer can still
   // send a next header the rebuilt header makes unparseable (an IPv6 extension header with
   // broken contents, an empty IPv6 payload).
-  const auto info = parse_ip_packet(packet.span());
-  if (!info) return Verdict::drop(DropReason::kBadInnerPacket);
-  if (inner != nullptr) *inner = *info;
+  IpPacketInfo local;
+  if (!parse_ip_packet(packet.span(), inner != nullptr ? *inner : local)) {
+    return Verdict::drop(DropReason::kBadInnerPacket);
+  }
   return Verdict::deliver_to_tun();
 }
 

@@ -25,7 +25,7 @@ Verdict encapsulate_transport(EspTransform& transform, Spi spi, std::uint64_t se
 // After esp_open: checks that the payload is an IP packet of the family `next_header` names (4 or
 // 41), that its header is sound, and trims TFC padding behind it (RFC 4303 §2.7). When it
 // delivers and `inner` is given, *inner is the parse of the packet as it now is (so the caller
-// need not parse it again).
+// need not parse it again); after a drop *inner is unspecified.
 Verdict decapsulate_tunnel(std::uint8_t next_header, PacketBuffer& packet,
                            IpPacketInfo* inner = nullptr);
 

@@ -49,4 +49,18 @@ struct IpPacketInfo {
 // IPv4 header checksum (ipv4_header_checksum_valid does) nor look beyond the port fields.
 std::optional<IpPacketInfo> parse_ip_packet(ByteSpan packet);
 
+// The same parse into `info`, in place (the packet path's form: no copy of a freshly written
+// result). Returns false where parse_ip_packet returns nullopt; `info` is then unspecified.
+bool parse_ip_packet(ByteSpan packet, IpPacketInfo& info);
+
+// Whether two parses agree on every field an SPD lookup reads (RFC 4301 §4.4.1.1 selectors:
+// addresses, protocol, ports or ICMP type and code, and which of them are known). Packets of one
+// flow (the segments of one TSO super-packet) do, so one lookup serves them all.
+inline bool same_selectors(const IpPacketInfo& a, const IpPacketInfo& b) {
+  return a.src == b.src && a.dst == b.dst && a.protocol == b.protocol &&
+         a.ports_known == b.ports_known && a.src_port == b.src_port && a.dst_port == b.dst_port &&
+         a.icmp_known == b.icmp_known && a.icmp_type == b.icmp_type && a.icmp_code == b.icmp_code &&
+         a.is_fragment == b.is_fragment && a.is_first_fragment == b.is_first_fragment;
+}
+
 }  // namespace uipsec

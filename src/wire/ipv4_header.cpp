@@ -20,14 +20,13 @@ constexpr std::uint16_t kFragmentOffsetMask = 0x1fff;
 }  // namespace
 
 std::optional<Ipv4Header> parse_ipv4_header(ByteSpan packet) {
-  if (packet.size() < kIpv4HeaderSize) return std::nullopt;
+  const std::size_t header_length = checked_ipv4_header_length(packet);
+  if (header_length == 0) return std::nullopt;
   const std::uint8_t* p = packet.data();
-  if ((p[0] >> 4) != 4) return std::nullopt;
-  Ipv4Header h;
-  h.header_length = std::size_t{p[0] & 0x0fu} * 4;
+  std::optional<Ipv4Header> result(std::in_place);
+  Ipv4Header& h = *result;
+  h.header_length = header_length;
   h.total_length = load_be16(p + 2);
-  if (h.header_length < kIpv4HeaderSize || h.header_length > packet.size()) return std::nullopt;
-  if (h.total_length < h.header_length || h.total_length > packet.size()) return std::nullopt;
   h.tos = p[1];
   h.id = load_be16(p + 4);
   const std::uint16_t flags_offset = load_be16(p + 6);
@@ -37,9 +36,9 @@ std::optional<Ipv4Header> parse_ipv4_header(ByteSpan packet) {
   h.ttl = p[8];
   h.protocol = p[9];
   h.checksum = load_be16(p + 10);
-  h.src = IpAddress::from_bytes(IpFamily::kV4, p + 12);
-  h.dst = IpAddress::from_bytes(IpFamily::kV4, p + 16);
-  return h;
+  h.src.assign(IpFamily::kV4, p + 12);
+  h.dst.assign(IpFamily::kV4, p + 16);
+  return result;
 }
 
 bool ipv4_header_checksum_valid(ByteSpan packet) {

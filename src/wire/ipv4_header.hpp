@@ -37,6 +37,19 @@ struct Ipv4Header {
 // checksum: see ipv4_header_checksum_valid.
 std::optional<Ipv4Header> parse_ipv4_header(ByteSpan packet);
 
+// The checks parse_ipv4_header makes, for parsers that read the fields they need themselves:
+// the header length (IHL * 4), or 0 where parse_ipv4_header fails.
+inline std::size_t checked_ipv4_header_length(ByteSpan packet) {
+  if (packet.size() < kIpv4HeaderSize) return 0;
+  const std::uint8_t* p = packet.data();
+  if ((p[0] >> 4) != 4) return 0;
+  const std::size_t header_length = std::size_t{p[0] & 0x0fu} * 4;
+  const std::size_t total_length = load_be16(p + 2);
+  if (header_length < kIpv4HeaderSize || header_length > packet.size()) return 0;
+  if (total_length < header_length || total_length > packet.size()) return 0;
+  return header_length;
+}
+
 // True when `packet` starts with a header (IHL >= 5, within the span) whose checksum is right.
 bool ipv4_header_checksum_valid(ByteSpan packet);
 
