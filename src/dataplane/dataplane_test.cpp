@@ -57,7 +57,7 @@ class TunnelTest : public ::testing::Test {
   Timestamp now_ = Timestamp::from_seconds(100);
   Host a_{"198.18.0.1"};
   Host b_{"198.18.0.2"};
-  PacketPool pool_{8};
+  PacketPool pool_{16};
 };
 
 TEST_F(TunnelTest, CarriesABatchOfPacketsFromAToB) {
@@ -90,6 +90,61 @@ TEST_F(TunnelTest, CarriesABatchOfPacketsFromAToB) {
   EXPECT_EQ(a_.counters.sealed.get(), 8u);
   EXPECT_EQ(b_.counters.opened.get(), 8u);
   EXPECT_EQ(b_.counters.drops.total(), 0u);
+}
+
+// One lookup serves consecutive packets of a flow (OutboundPath and InboundPath keep the last
+// answer within a batch): a packet of another flow between or after them must still get its own
+// policy, in both directions, whatever the order.
+TEST_F(TunnelTest, EachPacketOfAMixedBatchGetsItsOwnPolicy) {
+  add_sa(test::sa_config("198.18.0.1", "198.18.0.2", 0x1001));
+  // Port 53 goes through a second SA (reqid 2) at A; at B port 99 is discarded on the way in.
+  SaConfig second = test::sa_config("198.18.0.1", "198.18.0.2", 0x2002, 2);
+  add_sa(second);
+  PolicyConfig dns = protect("198.18.10.0/24", "198.18.20.0/24", "198.18.0.1", "198.18.0.2", 2);
+  dns.selector.protocol = 17;
+  dns.selector.destination_ports = PortRange::single(53);
+  dns.priority = 10;
+  ASSERT_TRUE(a_.spd.add(dns, now_).ok());
+  PolicyConfig discard;
+  discard.selector.source = *IpPrefix::parse("198.18.10.0/24");
+  discard.selector.destination = *IpPrefix::parse("198.18.20.0/24");
+  discard.selector.protocol = 17;
+  discard.selector.destination_ports = PortRange::single(99);
+  discard.direction = PolicyDirection::kIn;
+  discard.action = PolicyAction::kDiscard;
+  discard.priority = 10;
+  ASSERT_TRUE(b_.spd.add(discard, now_).ok());
+  // B's IN policies for what the two SAs carry.
+  ASSERT_TRUE(b_.spd
+                  .add(protect("198.18.10.0/24", "198.18.20.0/24", "198.18.0.1", "198.18.0.2", 1,
+                               PolicyDirection::kIn),
+                       now_)
+                  .ok());
+  dns.direction = PolicyDirection::kIn;
+  ASSERT_TRUE(b_.spd.add(dns, now_).ok());
+
+  const std::uint16_t ports[] = {2000, 2000, 53, 53, 2000, 99, 2000, 99, 99, 53, 2000};
+  std::vector<PacketBuffer*> batch;
+  for (const std::uint16_t port : ports) {
+    batch.push_back(packet(udp_packet("198.18.10.5", "198.18.20.7", 1000, port, 64)));
+  }
+  const auto sent = a_.send(batch, now_);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_EQ(sent[i], Verdict::send_to_peer()) << i;
+    EXPECT_EQ(load_be32(batch[i]->data()), ports[i] == 53 ? 0x2002u : 0x1001u) << i;
+    deliver(*batch[i]);
+  }
+  const auto received = b_.receive(batch, now_);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (ports[i] == 99) {
+      EXPECT_EQ(received[i].reason, DropReason::kInboundPolicyDiscard) << i;
+    } else {
+      EXPECT_EQ(received[i], Verdict::deliver_to_tun())
+          << i << " " << to_string(received[i].reason);
+    }
+  }
+  EXPECT_EQ(b_.counters.drops.get(DropReason::kInboundPolicyDiscard), 3u);
+  for (PacketBuffer* p : batch) pool_.release(p);
 }
 
 TEST_F(TunnelTest, CarriesIpv6InsideIpv4AndIpv4InsideIpv6) {

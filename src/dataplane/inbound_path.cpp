@@ -26,6 +26,8 @@ bool template_matches(const PolicyTemplate& tmpl, const SecurityAssociation& sa)
 }  // namespace
 
 void InboundPath::process(PacketBatch& batch, Timestamp now) {
+  // Policies may go between batches (a quiescent point): no lookup outlives its batch.
+  last_check_.valid = false;
   if (!dataplane_.stage(batch.size, dataplane_.sad.inbound_slots(), 0)) {
     for (std::size_t i = 0; i < batch.size; ++i) {
       PacketBuffer& packet = *batch.packets[i];
@@ -192,8 +194,17 @@ Verdict InboundPath::check_policy(const SecurityAssociation& sa, const IpPacketI
   // The TUN device hands the packet to the kernel, which delivers it locally (where Linux checks
   // IN) or forwards it (FWD); which one is not known here, so IN decides when a policy of its
   // matches, FWD otherwise.
-  Policy* policy = spd.lookup(PolicyDirection::kIn, inner);
-  if (policy == nullptr) policy = spd.lookup(PolicyDirection::kFwd, inner);
+  // Consecutive packets of one flow (what GRO will coalesce) share one lookup within a batch.
+  Policy* policy;
+  if (last_check_.valid && same_selectors(inner, last_check_.inner)) {
+    policy = last_check_.policy;
+  } else {
+    policy = spd.lookup(PolicyDirection::kIn, inner);
+    if (policy == nullptr) policy = spd.lookup(PolicyDirection::kFwd, inner);
+    last_check_.valid = true;
+    last_check_.inner = inner;
+    last_check_.policy = policy;
+  }
   const bool tunnel = sa.mode() == IpsecMode::kTunnel;
   if (policy == nullptr) {
     // Linux drops a tunnel-mode packet no policy covers; uipsec does so once the SPD has inbound

@@ -80,6 +80,14 @@ class InboundPath {
   static constexpr std::size_t kCryptoAhead = 4;
   // process()'s per-packet lookups (a member: no initialisation per call).
   std::array<Lookup, kMaxBatch> lookups_;
+  // check_policy()'s last SPD answer, for the next packet with the same selectors; valid within
+  // one process() call only.
+  struct LastCheck {
+    bool valid = false;
+    IpPacketInfo inner;
+    Policy* policy = nullptr;
+  };
+  LastCheck last_check_;
 };
 
 }  // namespace uipsec

@@ -34,9 +34,15 @@ TrafficSelector selector_of(const IpPacketInfo& packet) {
 void OutboundPath::process(PacketBatch& batch, Timestamp now) {
   if (!dataplane_.stage(batch.size, dataplane_.sad.outbound_slots(),
                         dataplane_.spd.count(PolicyDirection::kOut))) {
+    // Consecutive packets of one flow (the segments of a super-packet) share one SPD and SAD
+    // lookup: within a batch the tables a lookup read stay as they were (RCU), so the previous
+    // answer is what a new lookup would find.
+    Lookup& found = lookups_[0];
+    found = Lookup{};
     for (std::size_t i = 0; i < batch.size; ++i) {
       PacketBuffer& packet = *batch.packets[i];
-      const Verdict v = process_one(packet, look_up(packet), now, /*first=*/true, nullptr);
+      look_up(packet, found);
+      const Verdict v = process_one(packet, found, now, /*first=*/true, nullptr);
       batch.verdicts[i] = v;
       if (v.dropped()) counters_.drops.count(v.reason);
     }
@@ -64,7 +70,7 @@ void OutboundPath::look_up_batch(const PacketBatch& batch, std::span<Lookup> fou
   // Each pass reads what the one before prefetched and prefetches for the next.
   for (std::size_t i = 0; i < n; ++i) {
     Lookup& f = found[i];
-    f.info = parse_ip_packet(batch.packets[i]->span());
+    if (!parse_ip_packet(batch.packets[i]->span(), f.info.emplace())) f.info.reset();
     f.policy = nullptr;
     f.sa = nullptr;
     if (f.info) spd.prefetch_slots(kOut, *f.info);
@@ -124,15 +130,32 @@ void OutboundPath::look_up_batch(const PacketBatch& batch, std::span<Lookup> fou
 
 OutboundPath::Lookup OutboundPath::look_up(const PacketBuffer& packet) const {
   Lookup found;
-  found.info = parse_ip_packet(packet.span());
-  if (!found.info) return found;
+  look_up(packet, found);
+  return found;
+}
+
+void OutboundPath::look_up(const PacketBuffer& packet, Lookup& found) const {
+  IpPacketInfo& info = parse_target_;
+  if (!parse_ip_packet(packet.span(), info)) {
+    found = Lookup{};
+    return;
+  }
+  if (found.info && same_selectors(info, *found.info)) {
+    // The same flow as the packet `found` was made for: only the lengths differ.
+    found.info->header_length = info.header_length;
+    found.info->total_length = info.total_length;
+    found.info->tos = info.tos;
+    found.info->ttl = info.ttl;
+    return;
+  }
+  found.info = info;
   found.policy = dataplane_.spd.lookup(PolicyDirection::kOut, *found.info);
+  found.sa = nullptr;
   if (const PolicyTemplate* tmpl = protect_template(found)) {
     const bool tunnel = tmpl->mode == TemplateMode::kTunnel;
     found.sa = dataplane_.sad.find_outbound(tmpl->reqid, tunnel ? tmpl->source : found.info->src,
                                             tunnel ? tmpl->destination : found.info->dst);
   }
-  return found;
 }
 
 const PolicyTemplate* OutboundPath::protect_template(const Lookup& found) {

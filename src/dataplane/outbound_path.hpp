@@ -85,6 +85,9 @@ class OutboundPath {
   };
   // Steps 1-3 for one packet without staging (held packets).
   Lookup look_up(const PacketBuffer& packet) const;
+  // The same into `found`, which holds the previous packet's lookup (or none): a packet with the
+  // same selectors (same_selectors) reuses its policy and SA.
+  void look_up(const PacketBuffer& packet, Lookup& found) const;
   // The template whose SA a packet needs, when its policy is PROTECT; else nullptr.
   static const PolicyTemplate* protect_template(const Lookup& found);
   // Steps 1-3 for a whole batch, in prefetching passes.
@@ -107,6 +110,8 @@ class OutboundPath {
   // process()'s per-packet lookups: here rather than on the stack, where 12 KiB of them would be
   // initialised on every call.
   std::array<Lookup, kMaxBatch> lookups_;
+  // look_up()'s parse of the packet before it knows whether the previous lookup serves it.
+  mutable IpPacketInfo parse_target_;
 };
 
 }  // namespace uipsec
