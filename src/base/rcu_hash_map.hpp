@@ -17,6 +17,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "base/huge_arena.hpp"
 #include "base/prefetch.hpp"
 #include "base/qsbr.hpp"
 
@@ -143,12 +144,20 @@ class RcuHashMap {
     std::atomic<std::uint32_t> tag{0};
     std::atomic<std::uintptr_t> value{kEmpty};
   };
+  // The slots come from the shared HugeArena: a table of 100 000 SAs' slots (8 MiB) lies in a
+  // few huge pages, so a lookup's random slot costs no page walk.
   struct Table {
     explicit Table(std::size_t capacity)
-        : mask(capacity - 1), slots(std::make_unique<Slot[]>(capacity)) {}
+        : mask(capacity - 1),
+          slots(static_cast<Slot*>(huge_arena_allocate(capacity * sizeof(Slot)))) {
+      for (std::size_t i = 0; i < capacity; ++i) new (&slots[i]) Slot;
+    }
+    Table(const Table&) = delete;
+    Table& operator=(const Table&) = delete;
+    ~Table() { huge_arena_deallocate(slots, (mask + 1) * sizeof(Slot)); }  // Slot: trivial
     std::size_t mask;
     std::size_t used = 0;  // slots that are not empty (entries and tombstones)
-    std::unique_ptr<Slot[]> slots;
+    Slot* const slots;
   };
 
   static std::uint32_t tag_of(std::size_t hash) {

@@ -10,6 +10,7 @@
 
 #include "base/clock.hpp"
 #include "base/counter.hpp"
+#include "base/huge_arena.hpp"
 #include "base/ip_address.hpp"
 #include "base/prefetch.hpp"
 #include "base/result.hpp"
@@ -73,8 +74,10 @@ struct PolicyCounters {
 // counters are updated by any packet-path thread.
 // Cache-line aligned, with what a packet reads — counters, action, template — in the first two
 // lines, ahead of the configuration (the batch prefetches just those: kHotBytes).
+// Allocated from the shared HugeArena (base/huge_arena.hpp), as are the classifier's nodes.
 class alignas(kCacheLine) Policy {
  public:
+  UIPSEC_HUGE_ARENA_ALLOCATED
   static constexpr std::size_t kHotBytes = 2 * kCacheLine;
 
   Policy(PolicyConfig config, PolicyIndex index, Timestamp added_at)

@@ -52,8 +52,8 @@ PolicyClassifier::Candidate PolicyClassifier::candidate_of(Policy& policy, std::
 }
 
 PolicyClassifier::CandidateList* PolicyClassifier::make_list(std::uint32_t count) {
-  void* memory =
-      ::operator new (sizeof(CandidateList) + count * sizeof(Candidate), std::align_val_t{64});
+  // From the shared HugeArena (cache-line aligned): lists are read per packet.
+  void* memory = huge_arena_allocate(sizeof(CandidateList) + count * sizeof(Candidate));
   auto* list = new (memory) CandidateList;
   list->count = count;
   ++objects_built_;
@@ -61,8 +61,10 @@ PolicyClassifier::CandidateList* PolicyClassifier::make_list(std::uint32_t count
 }
 
 void PolicyClassifier::free_list(void* list) {
-  static_cast<CandidateList*>(list)->~CandidateList();
-  ::operator delete (list, std::align_val_t{64});
+  auto* typed = static_cast<CandidateList*>(list);
+  const std::size_t bytes = sizeof(CandidateList) + typed->count * sizeof(Candidate);
+  typed->~CandidateList();
+  huge_arena_deallocate(list, bytes);
 }
 
 void PolicyClassifier::free_source_set(void* set) { delete static_cast<SourceSet*>(set); }

@@ -153,6 +153,7 @@ class PolicyClassifier {
   // What a reader touches — the key, the bound, the host count, the trie's root and width — is
   // the first 64 bytes: one cache line.
   struct alignas(64) SourceSet {
+    UIPSEC_HUGE_ARENA_ALLOCATED
     SourceSet(IpFamily family, std::uint64_t* nodes_built) : sources(family, nodes_built) {}
     HostKey host_key;  // in destination_hosts_ only
     // At or below every priority in the set (the pruning bound readers use).

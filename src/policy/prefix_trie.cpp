@@ -25,7 +25,8 @@ PrefixTrie::Place PrefixTrie::place_of(const IpPrefix& prefix) const {
 PrefixTrie::Node* PrefixTrie::make_node(const TrieKey& key, unsigned depth, unsigned internal,
                                         unsigned external) {
   const std::size_t slots = popcount16(internal) + popcount16(external);
-  void* memory = ::operator new(sizeof(Node) + slots * sizeof(std::atomic<void*>));
+  // From the shared HugeArena (cache-line aligned): nodes are read per packet.
+  void* memory = huge_arena_allocate(node_bytes(slots));
   Node* node = new (memory) Node;
   node->key = key.masked(depth);
   node->depth = static_cast<std::uint8_t>(depth);
@@ -54,8 +55,10 @@ PrefixTrie::Node* PrefixTrie::copy_node(const Node& old, unsigned internal, unsi
 }
 
 void PrefixTrie::free_node(void* node) {
-  static_cast<Node*>(node)->~Node();
-  ::operator delete(node);
+  auto* typed = static_cast<Node*>(node);
+  const std::size_t bytes = node_bytes(typed->child_count() + typed->value_count());
+  typed->~Node();
+  huge_arena_deallocate(node, bytes);
 }
 
 void* PrefixTrie::find(const IpPrefix& prefix) const {

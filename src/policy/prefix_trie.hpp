@@ -33,6 +33,7 @@
 #include <cstdint>
 
 #include "base/bytes.hpp"
+#include "base/huge_arena.hpp"
 #include "base/ip_address.hpp"
 #include "base/prefetch.hpp"
 #include "policy/retire_list.hpp"
@@ -203,6 +204,10 @@ class PrefixTrie {
   // A copy of `old` with other bitmaps: the slots both have are copied, new ones are null.
   Node* copy_node(const Node& old, unsigned internal, unsigned external);
   static void free_node(void* node);
+  // A node's size with `slots` child and value slots (the bitmaps fix the count for life).
+  static std::size_t node_bytes(std::size_t slots) {
+    return sizeof(Node) + slots * sizeof(std::atomic<void*>);
+  }
   template <class F>
   static void visit_nodes(Node* node, F&& f);
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/clock.hpp"
+#include "base/huge_arena.hpp"
 #include "base/ip_address.hpp"
 #include "base/result.hpp"
 #include "base/strong_int.hpp"
@@ -63,7 +64,10 @@ struct UdpEncapsulation {
 
 // The addresses an SA uses on the wire; update_sa() replaces them without a rekey (NAT mapping
 // changes, MOBIKE).
+// An SA's current endpoints object (SecurityAssociation::endpoints) is read per packet: it comes
+// from the shared HugeArena like the SA.
 struct SaEndpoints {
+  UIPSEC_HUGE_ARENA_ALLOCATED
   IpAddress source;
   IpAddress destination;
   std::optional<UdpEncapsulation> encapsulation;  // nullopt: raw ESP (IP protocol 50)

@@ -167,5 +167,28 @@ TEST_F(SaDatabaseTest, ConcurrentLookupsSurviveAddRemoveChurn) {
   EXPECT_EQ(misses.load(), 0);
 }
 
+TEST_F(SaDatabaseTest, SasLiveInTheHugeArenaAndGoBackToItAfterTheGracePeriod) {
+  HugeArena& arena = HugeArena::shared();
+  const HugeArena::Stats before = arena.stats();
+  for (std::uint32_t i = 0; i < 8; ++i) {
+    ASSERT_TRUE(
+        sad_.add(test::sa_config("198.18.0.1", "198.18.0.2", 0x100 + i, i + 1), Timestamp()).ok());
+  }
+  // Each SA, its EspTransform, endpoints and (ipsec-mb) key block come from the arena.
+  EXPECT_GE(arena.stats().used_bytes, before.used_bytes + 8 * sizeof(SecurityAssociation));
+  SecurityAssociation* sa = sad_.find_inbound(Spi(0x100), addr("198.18.0.2"));
+  ASSERT_NE(sa, nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(sa) % kCacheLine, 0u);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&sa->transform(0)) % kCacheLine, 0u);
+  // A handful of SAs keeps a daemon on normal pages: no 2 MiB huge page per chunk yet.
+  if (before.advised_chunks == 0) {
+    EXPECT_EQ(arena.stats().advised_chunks, 0u);
+  }
+  EXPECT_EQ(sad_.flush(), 8u);
+  EXPECT_GT(arena.stats().used_bytes, before.used_bytes) << "retired, not freed yet";
+  domain_.synchronize();
+  EXPECT_EQ(arena.stats().used_bytes, before.used_bytes);
+}
+
 }  // namespace
 }  // namespace uipsec
