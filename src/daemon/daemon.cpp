@@ -30,6 +30,7 @@
 #include "io/raw_esp_socket.hpp"
 #include "io/route_table.hpp"
 #include "io/timer_fd.hpp"
+#include "io/tun_group.hpp"
 #include "io/udp_socket.hpp"
 
 namespace uipsec {
@@ -60,6 +61,9 @@ struct Daemon::Parts {
   DaemonConfig config;
   MonotonicClock clock;
   std::unique_ptr<TunDevice> tun;
+  // uipsec.tun_per_virtual_ip: the device worker 0 uses — `tun` and one device per virtual IP
+  // (VirtualIps adds and removes them). Null otherwise: the worker uses `tun` itself.
+  std::unique_ptr<TunGroup> tun_group;
   std::unique_ptr<DatagramSocket> socket;
   // Raw ESP (uipsec.raw_esp): one socket per family, and the socket the worker uses, which
   // combines them with the UDP one. Null when raw ESP is off.
@@ -86,6 +90,7 @@ struct Daemon::Parts {
   // also serves raw ESP and receives the IKE datagrams (marker 0 steers to member 0).
   struct ExtraWorker {
     std::unique_ptr<TunDevice> tun;
+    std::unique_ptr<TunGroup> group;  // as tun_group, over this worker's queues
     std::unique_ptr<DatagramSocket> socket;
     std::unique_ptr<Worker> worker;
     std::thread thread;
@@ -292,14 +297,25 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   Worker::Options worker_options;
   worker_options.packet_buffers = config.packet_buffers;
   DatagramSocket& esp_socket = p->transports ? *p->transports : *p->socket;
-  p->worker = std::make_unique<Worker>(*p->dataplane, 0, *p->tun, esp_socket, p->domain, *p->wake,
-                                       p->ike_notices, p->clock, worker_options);
+  if (config.tun_per_virtual_ip) {
+    auto group = TunGroup::open(*p->tun, p->domain);
+    if (!group) return group.error();
+    p->tun_group = std::move(*group);
+  }
+  TunDevice& worker_tun = p->tun_group ? *p->tun_group : *p->tun;
+  p->worker = std::make_unique<Worker>(*p->dataplane, 0, worker_tun, esp_socket, p->domain,
+                                       *p->wake, p->ike_notices, p->clock, worker_options);
   std::vector<const WorkerCounters*> worker_counters{&p->worker->counters()};
   for (unsigned index = 1; index < workers; ++index) {
     auto extra = std::make_unique<Parts::ExtraWorker>();
     auto queue = first_queue->open_queue(config.gro);
     if (!queue) return queue.error().with_context("worker " + std::to_string(index));
     extra->tun = std::move(*queue);
+    if (config.tun_per_virtual_ip) {
+      auto group = TunGroup::open(*extra->tun, p->domain);
+      if (!group) return group.error().with_context("worker " + std::to_string(index));
+      extra->group = std::move(*group);
+    }
     UdpSocketOptions member = socket_options;
     member.steer_index = index;
     auto member_socket = UdpSocket::open(member);
@@ -310,9 +326,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
         with_raw_esp_senders(std::move(*member_socket), p->raw_esp_options, p->raw_esp_families);
     if (!transports) return transports.error().with_context("worker " + std::to_string(index));
     extra->socket = std::move(*transports);
-    extra->worker =
-        std::make_unique<Worker>(*p->dataplane, index, *extra->tun, *extra->socket, p->domain,
-                                 *p->wake, p->ike_notices, p->clock, options);
+    extra->worker = std::make_unique<Worker>(
+        *p->dataplane, index, extra->group ? *extra->group : *extra->tun, *extra->socket, p->domain,
+        *p->wake, p->ike_notices, p->clock, options);
     worker_counters.push_back(&extra->worker->counters());
     p->extra_workers.push_back(std::move(extra));
   }
@@ -449,6 +465,23 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   if (!timer) return timer.error();
   p->timer = std::make_unique<TimerFd>(std::move(*timer));
   UIPSEC_TRY(p->timer->arm_periodic(std::chrono::seconds(1)));
+  if (p->tun_group) {
+    VirtualIps::DevicePerAddress devices;
+    devices.base_name = p->tun->name();
+    devices.mtu = p->tun->mtu();
+    devices.offload = config.offload;
+    devices.gro = config.gro;
+    devices.groups.push_back(p->tun_group.get());
+    for (auto& extra : p->extra_workers) devices.groups.push_back(extra->group.get());
+    devices.domain = &p->domain;
+    devices.counters_added = [raw = p.get()](const std::string& seam, const IoCounters& c) {
+      raw->backend->add_seam({seam, &c});
+    };
+    devices.counters_removed = [raw = p.get()](const IoCounters& c) {
+      raw->backend->remove_seam(c);
+    };
+    p->virtual_ips->set_device_per_address(std::move(devices));
+  }
   Parts* raw = p.get();
   UIPSEC_TRY(p->loop->add(p->timer->fd(), EPOLLIN, [raw](std::uint32_t) {
     raw->timer->drain();

@@ -55,6 +55,10 @@ class DaemonBackend final : public IpsecBackend {
   void refuse_raw_esp(std::string reason) { raw_esp_off_ = std::move(reason); }
   // One more seam in statistics() (the raw ESP sockets, opened after the others).
   void add_seam(Seam seam) { seams_.push_back(std::move(seam)); }
+  // Takes the seam of `counters` out of statistics() (a virtual IP's TUN device that goes).
+  void remove_seam(const IoCounters& counters) {
+    std::erase_if(seams_, [&](const Seam& s) { return s.counters == &counters; });
+  }
   void add_listener(EventListener& l) override { inner_.add_listener(l); }
   void remove_listener(EventListener& l) override { inner_.remove_listener(l); }
 

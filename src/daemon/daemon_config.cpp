@@ -13,7 +13,7 @@ namespace uipsec {
 
 namespace {
 
-constexpr std::array<std::string_view, 19> kUipsecKeys = {"workers",
+constexpr std::array<std::string_view, 20> kUipsecKeys = {"workers",
                                                           "ike_port",
                                                           "nat_keepalive_interval",
                                                           "nat_t_port",
@@ -31,7 +31,8 @@ constexpr std::array<std::string_view, 19> kUipsecKeys = {"workers",
                                                           "gro",
                                                           "state_directory",
                                                           "sequence_reservation",
-                                                          "icmp_too_big_rate"};
+                                                          "icmp_too_big_rate",
+                                                          "tun_per_virtual_ip"};
 constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
 constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
 constexpr std::array<std::string_view, 7> kRoutesKeys = {
@@ -229,7 +230,8 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   for (auto [key, value] : {std::pair<const char*, bool*>{"offload", &c.offload},
                             {"udp_gso", &c.udp_gso},
                             {"udp_gro", &c.udp_gro},
-                            {"gro", &c.gro}}) {
+                            {"gro", &c.gro},
+                            {"tun_per_virtual_ip", &c.tun_per_virtual_ip}}) {
     auto on = u->get_bool(key, *value);
     if (!on) return on.error();
     *value = *on;

@@ -51,6 +51,19 @@ TEST(DaemonConfig, WorkersIsAutoOrACount) {
   EXPECT_EQ(workers_for(128), 8u);
 }
 
+TEST(DaemonConfig, TunPerVirtualIpIsOffUnlessAsked) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_FALSE(c->tun_per_virtual_ip);
+  c = load("uipsec {\n  tun_per_virtual_ip = yes\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_TRUE(c->tun_per_virtual_ip);
+  auto refused = load("uipsec {\n  tun_per_virtual_ip = some\n}\n");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("tun_per_virtual_ip"), std::string::npos)
+      << refused.error().message();
+}
+
 TEST(DaemonConfig, StateDirectoryIsAbsoluteOrEmptyForOff) {
   auto c = load("");
   ASSERT_TRUE(c.ok());

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "io/linux_tun.hpp"
+
 namespace uipsec {
 
 namespace {
@@ -37,7 +39,79 @@ InterfaceAddress VirtualIps::entry(const IpAddress& address) const {
   return InterfaceAddress{ifindex_, address, host_length(address), kUipsecRouteProtocol};
 }
 
+std::string VirtualIps::device_of(const IpAddress& address) const {
+  const auto found = devices_.find(address);
+  return found == devices_.end() ? std::string() : found->second.name;
+}
+
+Result<void> VirtualIps::add_device(const IpAddress& address) {
+  const DevicePerAddress& o = *per_address_;
+  if (devices_.size() >= TunGroup::kMaxMembers) {
+    return Error("cannot add " + address.to_string() + ": at most " +
+                 std::to_string(TunGroup::kMaxMembers) +
+                 " virtual IPs with uipsec.tun_per_virtual_ip = yes (each has a TUN device)");
+  }
+  unsigned number = 1;
+  for (bool taken = true; taken; ++number) {
+    taken = false;
+    for (const auto& [_, device] : devices_) taken = taken || device.number == number;
+    if (!taken) break;
+  }
+  const std::string suffix = "v" + std::to_string(number);
+  const std::string name = o.base_name.substr(0, 15 - suffix.size()) + suffix;
+  const std::string doing = "cannot give " + address.to_string() + " its TUN device " + name;
+  auto first = LinuxTun::create(name, o.mtu, o.offload, o.gro, o.groups.size() > 1);
+  if (!first) return first.error().with_context(doing);
+  const InterfaceIndex ifindex = (*first)->ifindex();
+  std::vector<std::unique_ptr<TunDevice>> queues;
+  queues.push_back(std::move(*first));
+  while (queues.size() < o.groups.size()) {
+    auto queue = static_cast<LinuxTun&>(*queues.front()).open_queue(o.gro);
+    if (!queue) return queue.error().with_context(doing);
+    queues.push_back(std::move(*queue));
+  }
+  if (auto r = netlink_.add(
+          InterfaceAddress{ifindex, address, host_length(address), kUipsecRouteProtocol});
+      !r) {
+    return r.error().with_context(doing);
+  }
+  OwnDevice device{name, ifindex, number, {}};
+  for (const auto& queue : queues) device.counters.push_back(&queue->counters());
+  for (std::size_t k = 0; k < o.groups.size(); ++k) {
+    if (auto r = o.groups[k]->add(address, std::move(queues[k])); !r) {
+      std::vector<std::unique_ptr<TunDevice>> added;
+      for (std::size_t j = 0; j < k; ++j) added.push_back(o.groups[j]->unlink(address));
+      o.domain->synchronize();
+      return r.error().with_context(doing);
+    }
+  }
+  for (std::size_t k = 0; k < device.counters.size(); ++k) {
+    if (o.counters_added) {
+      o.counters_added("tun-" + name + (k == 0 ? "" : "-q" + std::to_string(k)),
+                       *device.counters[k]);
+    }
+  }
+  devices_.emplace(address, std::move(device));
+  return {};
+}
+
+void VirtualIps::remove_devices(const std::vector<IpAddress>& addresses) {
+  std::vector<std::unique_ptr<TunDevice>> closing;
+  for (const IpAddress& address : addresses) {
+    const auto found = devices_.find(address);
+    if (found == devices_.end()) continue;
+    for (TunGroup* group : per_address_->groups) closing.push_back(group->unlink(address));
+    for (const IoCounters* counters : found->second.counters) {
+      if (per_address_->counters_removed) per_address_->counters_removed(*counters);
+    }
+    devices_.erase(found);
+  }
+  if (closing.empty()) return;
+  per_address_->domain->synchronize();  // no worker uses them any more: close them
+}
+
 Result<void> VirtualIps::add_address(const IpAddress& address) {
+  if (per_address_) return devices_.contains(address) ? Result<void>() : add_device(address);
   if (auto r = netlink_.add(entry(address)); !r) {
     return r.error().with_context("cannot add " + address.to_string() + " to " + device_);
   }
@@ -46,6 +120,10 @@ Result<void> VirtualIps::add_address(const IpAddress& address) {
 }
 
 Result<void> VirtualIps::remove_address(const IpAddress& address) {
+  if (devices_.contains(address)) {
+    remove_devices({address});
+    return {};
+  }
   auto present = netlink_.list(ifindex_);
   if (!present) return present.error().with_context("cannot list the addresses of " + device_);
   const InterfaceAddress* found = nullptr;
@@ -74,10 +152,23 @@ Result<std::vector<DeviceAddress>> VirtualIps::list_addresses() {
     out.push_back(DeviceAddress{a.address, a.prefix_length,
                                 a.protocol == kUipsecRouteProtocol || added_.contains(a.address)});
   }
+  for (const auto& [address, device] : devices_) {
+    auto on_device = netlink_.list(device.ifindex);
+    if (!on_device) {
+      return on_device.error().with_context("cannot list the addresses of " + device.name);
+    }
+    for (const auto& a : *on_device) {
+      if (a.address == address) out.push_back(DeviceAddress{a.address, a.prefix_length, true});
+    }
+  }
   return out;
 }
 
 Result<std::size_t> VirtualIps::remove_all() {
+  // The devices of addresses first: closing them takes their addresses with them.
+  std::vector<IpAddress> with_devices;
+  for (const auto& [address, _] : devices_) with_devices.push_back(address);
+  remove_devices(with_devices);
   auto flushed = netlink_.flush(ifindex_);
   if (!flushed) return flushed.error();
   std::size_t count = *flushed;
@@ -92,7 +183,7 @@ Result<std::size_t> VirtualIps::remove_all() {
     }
   }
   added_.clear();
-  return count;
+  return count + with_devices.size();
 }
 
 }  // namespace uipsec

@@ -6,16 +6,27 @@
 // RouteManager learns of them through its AddressMonitor like of any other address: a route
 // whose local selector holds one gets it as preferred source.
 //
+// With uipsec.tun_per_virtual_ip (set_device_per_address) each address gets a TUN device of its
+// own instead (BASEv1, BASEv2, ...: the BSD/macOS model), one queue of it in each worker's
+// TunGroup, which delivers decrypted packets to the device whose address is their destination;
+// address.delete takes the device out of the groups and closes it after a QSBR grace period.
+//
 // Owner: the control thread.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "base/qsbr.hpp"
 #include "control/address_gateway.hpp"
 #include "io/interface_address.hpp"
+#include "io/io_counters.hpp"
+#include "io/tun_group.hpp"
 
 namespace uipsec {
 
@@ -34,8 +45,28 @@ class VirtualIps final : public AddressGateway {
   Result<void> remove_address(const IpAddress& address) override;
   Result<std::vector<DeviceAddress>> list_addresses() override;
 
-  // Removes every address of ours from the device now; returns how many.
+  // Removes every address of ours from the device now (and every device of an address);
+  // returns how many.
   Result<std::size_t> remove_all();
+
+  // uipsec.tun_per_virtual_ip.
+  struct DevicePerAddress {
+    std::string base_name;  // the main device's name: devices are BASEv1, BASEv2... (15 bytes)
+    std::uint32_t mtu = 1400;
+    bool offload = false;
+    bool gro = false;
+    // One per worker (not owned, outlive this object); a device gets one queue in each
+    // (IFF_MULTI_QUEUE with more than one).
+    std::vector<TunGroup*> groups;
+    QsbrDomain* domain = nullptr;  // the workers' QSBR domain (grace periods before closing)
+    // Each queue's counters, for `uipsec stats` ("tun-NAME", "tun-NAME-q1"...), while it lives.
+    std::function<void(const std::string& seam, const IoCounters& counters)> counters_added;
+    std::function<void(const IoCounters& counters)> counters_removed;
+  };
+  // From now on, every address added gets a device of its own. Precondition: no address added.
+  void set_device_per_address(DevicePerAddress options) { per_address_ = std::move(options); }
+  // The device of `address` (uipsec.tun_per_virtual_ip); "" when none.
+  std::string device_of(const IpAddress& address) const;
 
  private:
   VirtualIps(InterfaceAddresses netlink, InterfaceIndex ifindex, std::string device, Warn warn)
@@ -44,12 +75,23 @@ class VirtualIps final : public AddressGateway {
         device_(std::move(device)),
         warn_(std::move(warn)) {}
   InterfaceAddress entry(const IpAddress& address) const;
+  struct OwnDevice {
+    std::string name;
+    InterfaceIndex ifindex;
+    unsigned number;
+    std::vector<const IoCounters*> counters;
+  };
+  Result<void> add_device(const IpAddress& address);
+  // Out of the groups, a grace period, closed (the kernel deletes it with its addresses).
+  void remove_devices(const std::vector<IpAddress>& addresses);
 
   InterfaceAddresses netlink_;
   InterfaceIndex ifindex_;
   std::string device_;
   Warn warn_;
   std::set<IpAddress> added_;  // by this run, for kernels that drop the tag
+  std::optional<DevicePerAddress> per_address_;
+  std::map<IpAddress, OwnDevice> devices_;
 };
 
 }  // namespace uipsec

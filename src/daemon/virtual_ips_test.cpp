@@ -1,6 +1,7 @@
 #include "daemon/virtual_ips.hpp"
 
 #include <gtest/gtest.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "io/linux_tun.hpp"
 #include "io/netns_test_support.hpp"
+#include "io/tun_group.hpp"
 
 namespace uipsec {
 namespace {
@@ -83,6 +85,76 @@ TEST(VirtualIps, LeftoversGoAtOpenOursAtDestructionOthersStay) {
       if (!IpPrefix(ip("fe80::"), 10).contains(a.address)) addresses.push_back(a.address);
     }
     EXPECT_EQ(addresses, std::vector<IpAddress>{ip("198.18.51.1")});
+  });
+}
+
+// uipsec.tun_per_virtual_ip: each address gets a device of its own (named after the main one),
+// in the worker's group, counted in the statistics while it lives; delete and stop remove it.
+TEST(VirtualIps, EachAddressGetsADeviceOfItsOwn) {
+  UIPSEC_IN_NETNS([] {
+    if (::access("/dev/net/tun", F_OK) != 0) test::skip_in_child("no /dev/net/tun on this host");
+    auto tun = LinuxTun::create("vi0", 1400);
+    ASSERT_TRUE(tun.ok()) << tun.error().message();
+    QsbrDomain domain;
+    auto group = TunGroup::open(**tun, domain);
+    ASSERT_TRUE(group.ok()) << group.error().message();
+    auto opened = VirtualIps::open((*tun)->ifindex(), "vi0", [](const std::string&) {});
+    ASSERT_TRUE(opened.ok()) << opened.error().message();
+    auto& ips = **opened;
+    std::vector<std::string> seams;
+    std::size_t removed = 0;
+    VirtualIps::DevicePerAddress devices;
+    devices.base_name = "vi0";
+    devices.mtu = 1400;
+    devices.groups = {group->get()};
+    devices.domain = &domain;
+    devices.counters_added = [&](const std::string& seam, const IoCounters&) {
+      seams.push_back(seam);
+    };
+    devices.counters_removed = [&](const IoCounters&) { ++removed; };
+    ips.set_device_per_address(std::move(devices));
+
+    ASSERT_TRUE(ips.add_address(ip("198.18.50.1")).ok());
+    ASSERT_TRUE(ips.add_address(ip("2001:db8:50::1")).ok());
+    ASSERT_TRUE(ips.add_address(ip("198.18.50.1")).ok()) << "present already: fine";
+    EXPECT_EQ(ips.device_of(ip("198.18.50.1")), "vi0v1");
+    EXPECT_EQ(ips.device_of(ip("2001:db8:50::1")), "vi0v2");
+    EXPECT_NE(::if_nametoindex("vi0v1"), 0u);
+    EXPECT_EQ(seams, (std::vector<std::string>{"tun-vi0v1", "tun-vi0v2"}));
+    const auto members = (*group)->members();
+    ASSERT_EQ(members.size(), 2u);
+    EXPECT_EQ(members[0].address, ip("198.18.50.1"));
+    EXPECT_EQ(members[0].device->name(), "vi0v1");
+    auto listed = global(ips);
+    EXPECT_TRUE(has(listed, DeviceAddress{ip("198.18.50.1"), 32, true}));
+    EXPECT_TRUE(has(listed, DeviceAddress{ip("2001:db8:50::1"), 128, true}));
+    // The address is on its own device, not on the main one.
+    auto netlink = InterfaceAddresses::open();
+    ASSERT_TRUE(netlink.ok());
+    auto on_main = netlink->list((*tun)->ifindex());
+    ASSERT_TRUE(on_main.ok());
+    for (const auto& a : *on_main) EXPECT_NE(a.address, ip("198.18.50.1"));
+    auto on_own = netlink->list(InterfaceIndex(::if_nametoindex("vi0v1")));
+    ASSERT_TRUE(on_own.ok());
+    std::vector<IpAddress> own;
+    for (const auto& a : *on_own) {
+      if (!IpPrefix(ip("fe80::"), 10).contains(a.address)) own.push_back(a.address);
+    }
+    EXPECT_EQ(own, std::vector<IpAddress>{ip("198.18.50.1")});
+
+    ASSERT_TRUE(ips.remove_address(ip("198.18.50.1")).ok());
+    EXPECT_EQ(::if_nametoindex("vi0v1"), 0u) << "the device goes with its address";
+    EXPECT_EQ(removed, 1u);
+    EXPECT_EQ((*group)->members().size(), 1u);
+    EXPECT_FALSE(ips.remove_address(ip("198.18.50.1")).ok());
+    ASSERT_TRUE(ips.add_address(ip("198.18.50.3")).ok());
+    EXPECT_EQ(ips.device_of(ip("198.18.50.3")), "vi0v1") << "the lowest free number";
+
+    opened->reset();  // the daemon stops: every device goes
+    EXPECT_EQ(::if_nametoindex("vi0v1"), 0u);
+    EXPECT_EQ(::if_nametoindex("vi0v2"), 0u);
+    EXPECT_TRUE((*group)->members().empty());
+    EXPECT_EQ(removed, 3u);
   });
 }
 
