@@ -338,11 +338,16 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
     ike_options.port = config.ike_port;
     ike_options.buffer_bytes = 256 << 10;
     ike_options.mark = config.socket_mark;
-    // Not fatal: the ESP tunnels work without it (an unprivileged uipsecd cannot bind port 500,
-    // an IKE daemon may hold it); IKE over the NAT-T port still reaches the handler.
+    // Named in the configuration: a port that cannot be bound stops start-up. The default is
+    // not fatal: the ESP tunnels work without it (an unprivileged uipsecd cannot bind port 500,
+    // an IKE daemon may hold it); IKE over the NAT-T port still reaches the handler, and
+    // `uipsec stats` shows ike-port.open 0.
     auto ike_socket = UdpSocket::open(ike_options);
     if (ike_socket) {
       p->ike_socket = std::move(*ike_socket);
+    } else if (config.ike_port_explicit) {
+      return Error("uipsec.ike_port = " + std::to_string(config.ike_port) + ": " +
+                   ike_socket.error().message() + "; set uipsec.ike_port = 0 to go without it");
     } else {
       std::fprintf(stderr,
                    "uipsecd: uipsec.ike_port %u: %s; going on without the IKE socket (binding a "
@@ -408,6 +413,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   if (p->raw_esp6) p->backend->add_seam({"raw-esp6", &p->raw_esp6->counters()});
   if (p->transports) p->backend->add_seam({"transports", &p->transports->counters()});
   p->backend->refuse_raw_esp(p->raw_esp_off);
+  // Whether the IKE port's socket is open (0 also when uipsec.ike_port = 0 turned it off).
+  p->backend->set_io_value("ike-port.open", p->ike_socket ? 1 : 0);
+  p->backend->set_io_value("ike-port.port", config.ike_port);
 
   // 5. Configured states and policies. A static SA continues above the sequence numbers an
   // earlier run reserved (daemon/sequence_store.hpp).

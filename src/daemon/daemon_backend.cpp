@@ -81,6 +81,7 @@ Result<Statistics> DaemonBackend::statistics() {
         {"tx_errors", &c.tx_errors}};
     for (const auto& [name, counter] : counters) s->io[seam.name + "." + name] = counter->get();
   }
+  for (const auto& [name, value] : io_values_) s->io[name] = value;
   return s;
 }
 

@@ -7,6 +7,10 @@
 // Owner: the control thread.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <string>
+
 #include "backend/ipsec_backend.hpp"
 #include "daemon/route_manager.hpp"
 #include "io/io_counters.hpp"
@@ -59,6 +63,9 @@ class DaemonBackend final : public IpsecBackend {
   void remove_seam(const IoCounters& counters) {
     std::erase_if(seams_, [&](const Seam& s) { return s.counters == &counters; });
   }
+  // A value of the daemon's own in statistics().io (`name` "ike-port.open": 1 or 0), set or
+  // replaced.
+  void set_io_value(const std::string& name, std::uint64_t value) { io_values_[name] = value; }
   void add_listener(EventListener& l) override { inner_.add_listener(l); }
   void remove_listener(EventListener& l) override { inner_.remove_listener(l); }
 
@@ -66,6 +73,7 @@ class DaemonBackend final : public IpsecBackend {
   IpsecBackend& inner_;
   RouteManager* routes_;
   std::vector<Seam> seams_;
+  std::map<std::string, std::uint64_t> io_values_;
   std::string raw_esp_off_;
 };
 

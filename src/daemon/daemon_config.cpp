@@ -174,6 +174,7 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   auto ike_port = u->get_uint("ike_port", 0, 65535, c.ike_port);
   if (!ike_port) return ike_port.error();
   c.ike_port = static_cast<std::uint16_t>(*ike_port);
+  c.ike_port_explicit = u->find_key("ike_port") != nullptr;
   if (c.ike_port == c.nat_t_port) {
     return u->find_key("ike_port")
         ->error("the IKE port must differ from nat_t_port (or be 0: off)");

@@ -72,6 +72,9 @@ struct DaemonConfig {
   std::uint16_t nat_t_port = 4500;
   // uipsec.ike_port: UDP port of the IKE socket relayed to the IKE handler (0: none)
   std::uint16_t ike_port = 500;
+  // Whether the configuration names uipsec.ike_port: then a socket that cannot be bound stops
+  // start-up; with the default (500) uipsecd warns and goes on without it.
+  bool ike_port_explicit = false;
   // uipsec.nat_keepalive_interval: seconds without ESP to a peer before a NAT-keepalive goes to
   // it, for SAs with `flag nat-keepalive` (0: never)
   std::uint32_t nat_keepalive_interval = 20;

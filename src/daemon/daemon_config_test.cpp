@@ -139,10 +139,16 @@ TEST(DaemonConfig, IkePortAndKeepaliveInterval) {
   auto c = load("");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->ike_port, 500);
+  EXPECT_FALSE(c->ike_port_explicit);  // the default: a port that is taken is only a warning
   EXPECT_EQ(c->nat_keepalive_interval, 20u);
   c = load("uipsec {\n  ike_port = 0\n  nat_keepalive_interval = 5\n}\n");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->ike_port, 0);
+  EXPECT_TRUE(c->ike_port_explicit);
+  c = load("uipsec {\n  ike_port = 500\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_TRUE(c->ike_port_explicit);  // named, even with the default value: must be bound
+  c = load("uipsec {\n  ike_port = 0\n  nat_keepalive_interval = 5\n}\n");
   EXPECT_EQ(c->nat_keepalive_interval, 5u);
   c = load("uipsec {\n  ike_port = 4500\n}\n");
   ASSERT_FALSE(c.ok());

@@ -3,10 +3,14 @@
 IKE messages a peer sends to port 500 and to port 4500 (non-ESP marker removed), with their
 endpoints and payload; it sends messages back through uipsecd (the marker added on 4500 only);
 ESP keeps flowing meanwhile; a second registration is refused while the first connection lives,
-and once it closes, IKE datagrams are counted drops (ike-no-handler) again."""
+and once it closes, IKE datagrams are counted drops (ike-no-handler) again. The IKE port itself:
+taken by another process, an explicit uipsec.ike_port stops start-up with a message naming the
+port and the cause, the default one is a warning and `uipsec stats` says ike-port.open 0;
+ike_port = 0 runs without the socket."""
 
 import json
 import os
+import re
 import select
 import socket
 import struct
@@ -168,6 +172,7 @@ def test_ike_handler_receives_and_sends(topology):
         peer.wait(timeout=10)
 
     stats = a.stats()
+    assert stats["io"]["ike-port.open"] == 1 and stats["io"]["ike-port.port"] == 500, stats["io"]
     assert stats["io"]["ike.rx_packets"] == 4, stats["io"]
     assert stats["io"]["ike.tx_packets"] == 6, stats["io"]
     assert stats["drops"]["ike-no-handler"] == 0
@@ -193,5 +198,80 @@ def test_ike_handler_receives_and_sends(topology):
     h.stop_cleanly(pair, a, b)
 
 
+# Holds UDP port 500 on all IPv4 addresses (as an IKE daemon would) until stdin closes.
+HOLDER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 500))
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def hold_port_500(topology, ns):
+    holder = ns.popen(["/usr/bin/python3", "-c", HOLDER], stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE)
+    topology.processes.append(holder)
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def release(holder):
+    holder.stdin.close()
+    holder.wait(timeout=10)
+
+
+def test_ike_port_taken(topology):
+    pair = h.Pair(topology)
+    keys = h.Keys()
+    uipsecd, uipsec = h.binaries()
+    holder = hold_port_500(topology, pair.a)
+
+    # Named in the configuration: start-up stops, saying which port, why, and what to do.
+    explicit = h.tunnel_config("a", "aes-gcm", keys, extra_uipsec="ike_port = 500")
+    try:
+        h.Daemon(pair.a, pair.workdir, "a-explicit", explicit, uipsecd, uipsec)
+        raise AssertionError("uipsecd started although uipsec.ike_port = 500 was taken")
+    except RuntimeError as e:
+        text = str(e)
+    h.log(f"   explicit ike_port = 500, taken: {text.strip().splitlines()[-1]}")
+    assert "exited" in text, text  # uipsecd stopped
+    assert "uipsec.ike_port = 500" in text and "Address already in use" in text, text
+    assert "uipsec.ike_port = 0" in text, text
+
+    # The default: a warning, the tunnel works, and the statistics say the socket is not open.
+    a = h.Daemon(pair.a, pair.workdir, "a", h.tunnel_config("a", "aes-gcm", keys), uipsecd, uipsec)
+    b = h.Daemon(pair.b, pair.workdir, "b", h.tunnel_config("b", "aes-gcm", keys), uipsecd, uipsec)
+    assert h.ping(pair.a, h.A_INNER4, h.B_INNER4).returncode == 0, a.output()
+    io = a.stats()["io"]
+    assert io["ike-port.open"] == 0 and io["ike-port.port"] == 500, io
+    assert "going on without the IKE socket" in a.output(), a.output()
+    shown = a.cli("stats").stdout
+    assert re.search(r"ike-port\.open\s+0", shown), shown
+    h.stop_cleanly(pair, a, b)
+    release(holder)
+
+
+def test_ike_port_zero(topology):
+    # ike_port = 0: no IKE socket, nothing said about it; port 500 stays free for others.
+    pair = h.Pair(topology)
+    keys = h.Keys()
+    uipsecd, uipsec = h.binaries()
+    a = h.Daemon(pair.a, pair.workdir, "a",
+                 h.tunnel_config("a", "aes-gcm", keys, extra_uipsec="ike_port = 0"), uipsecd, uipsec)
+    b = h.Daemon(pair.b, pair.workdir, "b", h.tunnel_config("b", "aes-gcm", keys), uipsecd, uipsec)
+    assert h.ping(pair.a, h.A_INNER4, h.B_INNER4).returncode == 0, a.output()
+    io = a.stats()["io"]
+    assert io["ike-port.open"] == 0 and io["ike-port.port"] == 0, io
+    assert "ike_port" not in a.output(), a.output()
+    refused = a.cli("ike", "send", "src", h.A_OUTER4, "sport", "500", "dst", h.B_OUTER4, "dport",
+                    "500", "00", check=False)
+    assert refused.returncode != 0 and "the IKE port is off" in refused.stdout, \
+        refused
+    holder = hold_port_500(topology, pair.a)  # free: uipsecd did not bind it
+    release(holder)
+    h.stop_cleanly(pair, a, b)
+
+
 if __name__ == "__main__":
-    h.main([test_ike_handler_receives_and_sends])
+    h.main([test_ike_handler_receives_and_sends, test_ike_port_taken, test_ike_port_zero])
