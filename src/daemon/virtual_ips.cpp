@@ -1,5 +1,8 @@
 #include "daemon/virtual_ips.hpp"
 
+#include <algorithm>
+#include <fstream>
+#include <optional>
 #include <utility>
 
 #include "io/linux_tun.hpp"
@@ -9,6 +12,35 @@ namespace uipsec {
 namespace {
 
 std::uint8_t host_length(const IpAddress& address) { return address.is_v4() ? 32 : 128; }
+
+// net.ipv4.conf.NAME.rp_filter (0 off, 1 strict, 2 loose); nullopt when unreadable.
+std::optional<int> rp_filter(const std::string& name) {
+  std::ifstream file("/proc/sys/net/ipv4/conf/" + name + "/rp_filter");
+  int value = 0;
+  if (!(file >> value)) return std::nullopt;
+  return value;
+}
+
+// A per-address device receives what its routes send out through the main device, so strict
+// reverse-path filtering (the kernel applies max(all, device)) drops it: a device that inherited
+// 1 from `default` is made loose; when `all` is strict only the administrator can help.
+void loosen_rp_filter(const std::string& name, const VirtualIps::Warn& warn) {
+  const std::optional<int> all = rp_filter("all");
+  const std::optional<int> device = rp_filter(name);
+  if (!device || !all) return;
+  if (*device == 1 && *all != 1) {
+    std::ofstream file("/proc/sys/net/ipv4/conf/" + name + "/rp_filter");
+    file << 2;
+    file.flush();
+    if (file && rp_filter(name) == 2) return;
+  }
+  if (std::max(*all, rp_filter(name).value_or(*device)) == 1) {
+    warn("strict reverse-path filtering on " + name +
+         " drops the IPv4 packets uipsecd delivers there (their replies route through the "
+         "main device): sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf." +
+         name + ".rp_filter=2");
+  }
+}
 
 }  // namespace
 
@@ -75,6 +107,7 @@ Result<void> VirtualIps::add_device(const IpAddress& address) {
       !r) {
     return r.error().with_context(doing);
   }
+  if (address.is_v4()) loosen_rp_filter(name, warn_);
   OwnDevice device{name, ifindex, number, {}};
   for (const auto& queue : queues) device.counters.push_back(&queue->counters());
   for (std::size_t k = 0; k < o.groups.size(); ++k) {

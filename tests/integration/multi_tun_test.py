@@ -112,6 +112,25 @@ def test_each_virtual_ip_has_its_device_with_two_workers(topology):
     run_per_device(topology, workers=2)
 
 
+def test_strict_rp_filter_loosened_or_reported(topology):
+    """A per-address device receives what its routes send out through the main device: strict
+    reverse-path filtering would drop it. One that inherits strict from `default` is made loose;
+    with `all` strict (only the administrator can change that) uipsecd says so."""
+    pair = h.Pair(topology)
+    pair.a.sysctl("net.ipv4.conf.default.rp_filter", 1)
+    a, b = start(pair, "tun_per_virtual_ip = yes")
+    a.cli("address", "add", VIP1)
+    value = pair.a.run(["sysctl", "-n", "net.ipv4.conf.uipsec-av1.rp_filter"]).stdout.strip()
+    assert value == "2", value
+    assert ping_from_b(pair, VIP1, 2).returncode == 0, a.output()
+    assert "strict reverse-path filtering" not in a.output(), a.output()
+    pair.a.sysctl("net.ipv4.conf.all.rp_filter", 1)
+    a.cli("address", "add", VIP2)
+    assert "strict reverse-path filtering on uipsec-av2" in a.output(), a.output()
+    assert "sysctl -w net.ipv4.conf.all.rp_filter=2" in a.output(), a.output()
+    h.stop_cleanly(pair, a, b)
+
+
 def test_off_everything_on_the_main_device(topology):
     pair = h.Pair(topology)
     a, b = start(pair, "")
@@ -131,4 +150,5 @@ def test_off_everything_on_the_main_device(topology):
 if __name__ == "__main__":
     h.main([test_each_virtual_ip_has_its_device,
             test_each_virtual_ip_has_its_device_with_two_workers,
+            test_strict_rp_filter_loosened_or_reported,
             test_off_everything_on_the_main_device])
