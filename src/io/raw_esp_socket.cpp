@@ -9,9 +9,7 @@
 //   up to kMaxBatch messages, again from the first unsent one after a partial send; a message
 //   that fails alone is counted and skipped; "send buffer full" drops the rest.
 // No allocation, logging or exceptions per packet: the message arrays are allocated once.
-//
-// The cmsg helpers repeat udp_socket.cpp's (source, TOS, failure counting); they can move to a
-// shared file once the changes under way in udp_socket.cpp have landed.
+// The cmsgs, message arrays and failure counting are UdpSocket's too (io/socket_cmsg.hpp).
 #include "io/raw_esp_socket.hpp"
 
 #include <linux/filter.h>
@@ -37,68 +35,6 @@ constexpr std::uint8_t kEspProtocol = 50;
 int socket_family(IpFamily family) { return family == IpFamily::kV4 ? AF_INET : AF_INET6; }
 const char* family_name(IpFamily family) { return family == IpFamily::kV4 ? "IPv4" : "IPv6"; }
 
-// The source cmsg for a packet from `local` (0: none asked for; -1: not of this socket's family).
-int source_control(const IpAddress& local, IpFamily family, ControlBuffer& control) {
-  if (local.is_unspecified()) return 0;
-  if (local.family() != family) return -1;
-  std::memset(control.bytes, 0, sizeof(control.bytes));
-  auto* cmsg = reinterpret_cast<cmsghdr*>(control.bytes);
-  if (family == IpFamily::kV4) {
-    cmsg->cmsg_level = IPPROTO_IP;
-    cmsg->cmsg_type = IP_PKTINFO;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-    in_pktinfo info;
-    std::memset(&info, 0, sizeof(info));
-    std::memcpy(&info.ipi_spec_dst, local.data(), 4);
-    std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
-    return static_cast<int>(CMSG_SPACE(sizeof(in_pktinfo)));
-  }
-  cmsg->cmsg_level = IPPROTO_IPV6;
-  cmsg->cmsg_type = IPV6_PKTINFO;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-  in6_pktinfo info;
-  std::memset(&info, 0, sizeof(info));
-  std::memcpy(&info.ipi6_addr, local.data(), 16);
-  std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
-  return static_cast<int>(CMSG_SPACE(sizeof(in6_pktinfo)));
-}
-
-// Appends the IP_TOS / IPV6_TCLASS cmsg (an int) behind `used` bytes; returns the new length.
-int append_tos_control(ControlBuffer& control, int used, IpFamily family, std::uint8_t tos) {
-  auto* cmsg = reinterpret_cast<cmsghdr*>(control.bytes + used);
-  std::memset(cmsg, 0, CMSG_SPACE(sizeof(int)));
-  cmsg->cmsg_level = family == IpFamily::kV4 ? IPPROTO_IP : IPPROTO_IPV6;
-  cmsg->cmsg_type = family == IpFamily::kV4 ? IP_TOS : IPV6_TCLASS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  const int value = tos;
-  std::memcpy(CMSG_DATA(cmsg), &value, sizeof(value));
-  return used + static_cast<int>(CMSG_SPACE(sizeof(int)));
-}
-
-bool is_would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
-
-void count_send_failure(IoCounters& counters, int error) {
-  counters.note_errno(error);
-  switch (error) {
-    case ENOBUFS:
-      counters.tx_queue_full.add();
-      break;
-    case EMSGSIZE:
-      counters.tx_too_big.add();
-      break;
-    case EAFNOSUPPORT:
-    case EINVAL:
-    case EADDRNOTAVAIL:
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-      counters.tx_unreachable.add();
-      break;
-    default:
-      counters.tx_errors.add();  // EPERM: a firewall rule; others
-      break;
-  }
-}
-
 // Whether a packet to `remote` can leave through a socket of `family`.
 bool reachable(const Endpoint& remote, IpFamily family) {
   return remote.address.family() == family && !remote.address.is_unspecified();
@@ -117,21 +53,6 @@ std::optional<RawIpv4Payload> raw_ipv4_payload(ByteSpan received) {
   out.destination = header->dst;
   return out;
 }
-
-struct RawEspSocket::ReceiveSlots {
-  std::array<mmsghdr, kMaxBatch> messages;
-  std::array<iovec, kMaxBatch> iov;
-  std::array<sockaddr_storage, kMaxBatch> names;
-  std::array<ControlBuffer, kMaxBatch> control;
-  std::array<PacketBuffer*, kMaxBatch> buffers;
-};
-
-struct RawEspSocket::SendSlots {
-  std::array<mmsghdr, kMaxBatch> messages;
-  std::array<iovec, kMaxBatch> iov;
-  std::array<sockaddr_storage, kMaxBatch> names;
-  std::array<ControlBuffer, kMaxBatch> control;
-};
 
 RawEspSocket::RawEspSocket(UniqueFd fd, Endpoint local)
     : fd_(std::move(fd)),
@@ -176,14 +97,7 @@ Result<std::unique_ptr<RawEspSocket>> RawEspSocket::open(const RawEspSocketOptio
   if (options.path_mtu) {
     UIPSEC_TRY(enable_path_mtu_reports(fd.get(), socket_family(family), false, doing));
   }
-  if (options.mark) {
-    const int mark = static_cast<int>(*options.mark);
-    if (::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
-      const int error = errno;
-      return system_error(doing + ": cannot set SO_MARK " + std::to_string(*options.mark), error,
-                          error == EPERM ? "needs CAP_NET_ADMIN" : "");
-    }
-  }
+  if (options.mark) UIPSEC_TRY(set_socket_mark(fd.get(), *options.mark, doing));
   const int receive_bytes =
       set_socket_buffer(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, options.buffer_bytes);
   const int send_bytes =
@@ -204,15 +118,6 @@ std::size_t RawEspSocket::error_queue_fds(std::span<int> out) const {
   return 1;
 }
 
-void RawEspSocket::note_overflow_count(std::uint32_t dropped_so_far) {
-  // As UdpSocket: the kernel's counter only grows (modulo 2^32).
-  const std::uint32_t delta = dropped_so_far - overflow_count_;
-  if (delta != 0 && delta < 0x80000000u) {
-    counters_.rx_kernel_drops.add(delta);
-    overflow_count_ = dropped_so_far;
-  }
-}
-
 void RawEspSocket::parse_control(msghdr& h, std::optional<IpAddress>& destination,
                                  std::uint8_t& tos) {
   for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
@@ -220,7 +125,7 @@ void RawEspSocket::parse_control(msghdr& h, std::optional<IpAddress>& destinatio
         c->cmsg_len >= CMSG_LEN(sizeof(std::uint32_t))) {
       std::uint32_t dropped;
       std::memcpy(&dropped, CMSG_DATA(c), sizeof(dropped));
-      note_overflow_count(dropped);
+      note_overflow_count(dropped, overflow_count_, counters_);
     } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
                c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
       in6_pktinfo info;
@@ -261,44 +166,14 @@ bool RawEspSocket::finish_received(PacketBuffer& b, msghdr& h) {
 }
 
 std::size_t RawEspSocket::receive_batch(PacketPool& pool, PacketBatch& batch) {
-  const std::size_t want = std::min(kMaxBatch - batch.size, pool.available());
-  if (want == 0) return 0;
   ReceiveSlots& rx = *rx_;
-  for (std::size_t i = 0; i < want; ++i) {
-    PacketBuffer* b = pool.acquire();  // cannot fail: want <= available()
-    rx.buffers[i] = b;
-    rx.iov[i] = {b->data(), receive_room(*b)};
-    msghdr& h = rx.messages[i].msg_hdr;
-    h.msg_name = &rx.names[i];
-    h.msg_namelen = sizeof(sockaddr_storage);
-    h.msg_iov = &rx.iov[i];
-    h.msg_iovlen = 1;
-    h.msg_control = rx.control[i].bytes;
-    h.msg_controllen = kControlBytes;
-    h.msg_flags = 0;
-    rx.messages[i].msg_len = 0;
-  }
-  int received;
-  do {
-    received = ::recvmmsg(fd_.get(), rx.messages.data(), static_cast<unsigned>(want), MSG_DONTWAIT,
-                          nullptr);
-  } while (received < 0 && errno == EINTR);
-  if (received < 0) {
-    const int error = errno;
-    if (!is_would_block(error)) {
-      counters_.rx_errors.add();
-      counters_.note_errno(error);
-    }
-    received = 0;
-  }
-
+  const std::size_t received = rx.receive(fd_.get(), pool, kMaxBatch - batch.size, counters_);
   std::size_t appended = 0;
   std::uint64_t bytes = 0;
-  for (std::size_t i = 0; i < static_cast<std::size_t>(received); ++i) {
+  for (std::size_t i = 0; i < received; ++i) {
     PacketBuffer* b = rx.buffers[i];
     msghdr& h = rx.messages[i].msg_hdr;
-    const std::size_t length = rx.messages[i].msg_len;
-    if ((h.msg_flags & MSG_TRUNC) != 0 || length > rx.iov[i].iov_len) {
+    if (rx.truncated(i)) {
       std::optional<IpAddress> unused_destination;
       std::uint8_t unused_tos = 0;
       parse_control(h, unused_destination, unused_tos);  // SO_RXQ_OVFL counts even so
@@ -306,7 +181,7 @@ std::size_t RawEspSocket::receive_batch(PacketPool& pool, PacketBatch& batch) {
       pool.release(b);
       continue;
     }
-    b->push_back(length);
+    b->push_back(rx.messages[i].msg_len);
     if (!finish_received(*b, h)) {
       counters_.rx_errors.add();
       pool.release(b);
@@ -316,8 +191,6 @@ std::size_t RawEspSocket::receive_batch(PacketPool& pool, PacketBatch& batch) {
     ++appended;
     bytes += b->size();
   }
-  // Unused buffers go back last-acquired first, so the pool's hot end stays hot.
-  for (std::size_t i = want; i-- > static_cast<std::size_t>(received);) pool.release(rx.buffers[i]);
   counters_.rx_packets.add(appended);
   counters_.rx_bytes.add(bytes);
   return appended;
@@ -336,54 +209,25 @@ std::size_t RawEspSocket::send_batch(std::span<PacketBuffer* const> packets) {
       const Endpoint remote{p->meta.remote.address, 0};
       const socklen_t name_length =
           reachable(remote, family()) ? to_sockaddr(remote, family_code, tx.names[count]) : 0;
-      int control_length = name_length != 0
-                               ? source_control(p->meta.local.address, family(), tx.control[count])
-                               : -1;
+      const int control_length = name_length != 0
+                                     ? send_control(p->meta.local.address, remote.address,
+                                                    p->meta.tos, family_code, tx.control[count])
+                                     : -1;
       if (control_length < 0) {
         counters_.tx_unreachable.add();
         continue;
       }
-      if (p->meta.tos != 0) {
-        control_length =
-            append_tos_control(tx.control[count], control_length, family(), p->meta.tos);
-      }
       tx.iov[count] = {p->data(), p->size()};
-      msghdr& h = tx.messages[count].msg_hdr;
-      h.msg_name = &tx.names[count];
-      h.msg_namelen = name_length;
-      h.msg_iov = &tx.iov[count];
-      h.msg_iovlen = 1;
-      h.msg_control = control_length > 0 ? tx.control[count].bytes : nullptr;
-      h.msg_controllen = static_cast<std::size_t>(control_length);
-      h.msg_flags = 0;
-      tx.messages[count].msg_len = 0;
+      prepare_send(tx.messages[count], tx.names[count], name_length, &tx.iov[count], 1,
+                   tx.control[count], control_length);
+      tx.datagrams[count] = 1;
       ++count;
     }
-    std::size_t done = 0;
-    while (done < count) {
-      const int n = ::sendmmsg(fd_.get(), tx.messages.data() + done,
-                               static_cast<unsigned>(count - done), MSG_DONTWAIT);
-      if (n > 0) {
-        for (std::size_t i = done; i < done + static_cast<std::size_t>(n); ++i) {
-          bytes += tx.messages[i].msg_len;
-        }
-        sent += static_cast<std::size_t>(n);
-        done += static_cast<std::size_t>(n);
-        continue;
-      }
-      const int error = n < 0 ? errno : EIO;
-      if (error == EINTR) continue;
-      if (is_would_block(error)) {
-        // The send buffer is full: drop the rest of the batch now and let the kernel drain.
-        counters_.tx_queue_full.add((count - done) + (packets.size() - next));
-        counters_.note_errno(error);
-        counters_.tx_packets.add(sent);
-        counters_.tx_bytes.add(bytes);
-        return sent;
-      }
+    const SentMessages r = send_messages(fd_.get(), tx, count, [this](std::size_t, int error) {
       count_send_failure(counters_, error);  // the first unsent message failed alone
-      ++done;
-    }
+      return std::pair<std::size_t, std::uint64_t>{0, 0};
+    });
+    if (!account_sent(r, packets.size() - next, sent, bytes, counters_)) break;
   }
   counters_.tx_packets.add(sent);
   counters_.tx_bytes.add(bytes);
@@ -401,29 +245,12 @@ Result<void> RawEspSocket::send_to(const Endpoint& from, const Endpoint& to, Byt
       reachable(remote, family()) ? to_sockaddr(remote, socket_family(family()), name) : 0;
   if (name_length == 0) return Error(doing + ": not an address this socket can reach");
   ControlBuffer control;
-  const int control_length = source_control(from.address, family(), control);
+  const int control_length =
+      source_control(from.address, to.address, socket_family(family()), control);
   if (control_length < 0) {
     return Error(doing + ": the source and destination address families differ");
   }
-  iovec iov{const_cast<std::uint8_t*>(payload.data()), payload.size()};
-  msghdr h;
-  std::memset(&h, 0, sizeof(h));
-  h.msg_name = &name;
-  h.msg_namelen = name_length;
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  h.msg_control = control_length > 0 ? control.bytes : nullptr;
-  h.msg_controllen = static_cast<std::size_t>(control_length);
-  ssize_t n;
-  do {
-    n = ::sendmsg(fd_.get(), &h, MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    const int error = errno;
-    return system_error(doing, error,
-                        is_would_block(error) ? "the socket's send buffer is full" : "");
-  }
-  return {};
+  return send_message(fd_.get(), name, name_length, payload, control, control_length, doing);
 }
 
 }  // namespace uipsec

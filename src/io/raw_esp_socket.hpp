@@ -56,6 +56,9 @@ struct RawIpv4Payload {
 // Never reads outside `received`.
 std::optional<RawIpv4Payload> raw_ipv4_payload(ByteSpan received);
 
+struct ReceiveSlots;  // io/socket_cmsg.hpp
+struct SendSlots;
+
 // Owner: see DatagramSocket (one receiving thread, one sending thread, send_to from any).
 class RawEspSocket final : public DatagramSocket {
  public:
@@ -84,11 +87,7 @@ class RawEspSocket final : public DatagramSocket {
   std::size_t error_queue_fds(std::span<int> out) const override;
 
  private:
-  struct ReceiveSlots;
-  struct SendSlots;
-
   RawEspSocket(UniqueFd fd, Endpoint local);
-  void note_overflow_count(std::uint32_t dropped_so_far);
   // Fills in the IPv6 destination and Traffic Class from the cmsgs; counts SO_RXQ_OVFL drops.
   void parse_control(msghdr& h, std::optional<IpAddress>& destination, std::uint8_t& tos);
   // Turns received bytes in `b` (with sender `h.msg_name`) into an ESP packet; false: drop.

@@ -48,90 +48,6 @@ static_assert(kControlBytes >= CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(size
 constexpr std::size_t kUdpGsoMaxSegments = 64;
 constexpr std::size_t kUdpGsoMaxBytes = 65535 - 20 - 8;
 
-// Fills `control` with the cmsg that makes the kernel send from `local` and returns its length,
-// or returns 0 when no source is asked for. Returns -1 when `local` cannot be used with a
-// datagram to `remote` on a socket of `family` (an IPv6 source for an IPv4 peer, or the reverse).
-int source_control(const IpAddress& local, const IpAddress& remote, int family,
-                   ControlBuffer& control) {
-  if (local.is_unspecified()) return 0;
-  if (local.family() != remote.family()) return -1;
-  std::memset(control.bytes, 0, sizeof(control.bytes));
-  auto* cmsg = reinterpret_cast<cmsghdr*>(control.bytes);
-  if (local.is_v4()) {
-    // IP_PKTINFO also works on an AF_INET6 socket for a v4-mapped destination.
-    cmsg->cmsg_level = IPPROTO_IP;
-    cmsg->cmsg_type = IP_PKTINFO;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-    in_pktinfo info;
-    std::memset(&info, 0, sizeof(info));
-    std::memcpy(&info.ipi_spec_dst, local.data(), 4);
-    std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
-    return static_cast<int>(CMSG_SPACE(sizeof(in_pktinfo)));
-  }
-  if (family != AF_INET6) return -1;
-  cmsg->cmsg_level = IPPROTO_IPV6;
-  cmsg->cmsg_type = IPV6_PKTINFO;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-  in6_pktinfo info;
-  std::memset(&info, 0, sizeof(info));
-  std::memcpy(&info.ipi6_addr, local.data(), 16);
-  std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
-  return static_cast<int>(CMSG_SPACE(sizeof(in6_pktinfo)));
-}
-
-// Points `message` at one datagram's sender name, data room and control room for recvmmsg.
-void prepare_receive(mmsghdr& message, sockaddr_storage& name, iovec& iov, ControlBuffer& control) {
-  msghdr& h = message.msg_hdr;
-  h.msg_name = &name;
-  h.msg_namelen = sizeof(sockaddr_storage);
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  h.msg_control = control.bytes;
-  h.msg_controllen = kControlBytes;
-  h.msg_flags = 0;
-  message.msg_len = 0;
-}
-
-bool is_would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
-
-// Counts one datagram that the kernel refused with `error` (other than "would block").
-void count_send_failure(IoCounters& counters, int error) {
-  counters.note_errno(error);
-  switch (error) {
-    case ENOBUFS:
-      counters.tx_queue_full.add();
-      break;
-    case EMSGSIZE:
-      counters.tx_too_big.add();
-      break;
-    case EAFNOSUPPORT:
-    case EINVAL:
-    case EADDRNOTAVAIL:
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-      counters.tx_unreachable.add();
-      break;
-    default:
-      counters.tx_errors.add();  // EPERM: a firewall rule; others
-      break;
-  }
-}
-
-// Appends the cmsg that sets the outer header's TOS (IPv4) or Traffic Class (IPv6) of this send
-// to `tos` (DSCP and ECN, esp/tunnel_tos.hpp) behind the `used` bytes of `control`; returns the
-// new length. A dual-stack socket takes IP_TOS for an IPv4 (v4-mapped) destination.
-int append_tos_control(ControlBuffer& control, int used, const IpAddress& remote,
-                       std::uint8_t tos) {
-  auto* cmsg = reinterpret_cast<cmsghdr*>(control.bytes + used);
-  std::memset(cmsg, 0, CMSG_SPACE(sizeof(int)));
-  cmsg->cmsg_level = remote.is_v4() ? IPPROTO_IP : IPPROTO_IPV6;
-  cmsg->cmsg_type = remote.is_v4() ? IP_TOS : IPV6_TCLASS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  const int value = tos;
-  std::memcpy(CMSG_DATA(cmsg), &value, sizeof(value));
-  return used + static_cast<int>(CMSG_SPACE(sizeof(int)));
-}
-
 // Appends a UDP_SEGMENT cmsg (the kernel reads a uint16) carrying `segment_size` behind the
 // `used` bytes of `control`; returns the new length.
 int append_segment_control(ControlBuffer& control, int used, std::uint16_t segment_size) {
@@ -167,14 +83,6 @@ std::string endpoint_text(const Endpoint& e) {
 
 }  // namespace
 
-struct UdpSocket::ReceiveSlots {
-  std::array<mmsghdr, kMaxBatch> messages;
-  std::array<iovec, kMaxBatch> iov;
-  std::array<sockaddr_storage, kMaxBatch> names;
-  std::array<ControlBuffer, kMaxBatch> control;
-  std::array<PacketBuffer*, kMaxBatch> buffers;
-};
-
 // UDP_GRO: the kernel may hand over up to 64 KiB of coalesced datagrams in one message, so
 // these messages land in a few large buffers of the socket's own (not the pool's), and are cut
 // into pool buffers from there; what does not fit the batch waits for the next call.
@@ -196,16 +104,6 @@ struct UdpSocket::GroSlots {
   std::array<Message, kGroSlots> received;
   std::size_t count = 0;  // messages from the last recvmmsg
   std::size_t next = 0;   // the first not fully handed out
-};
-
-struct UdpSocket::SendSlots {
-  std::array<mmsghdr, kMaxBatch> messages;
-  // One iovec per packet; a GSO message points at a run of them (packets stay in their buffers).
-  std::array<iovec, kMaxBatch> iov;
-  std::array<sockaddr_storage, kMaxBatch> names;
-  std::array<ControlBuffer, kMaxBatch> control;
-  // Datagrams in each message (1, or the length of a UDP_SEGMENT train).
-  std::array<std::uint32_t, kMaxBatch> datagrams;
 };
 
 UdpSocket::UdpSocket(UniqueFd fd, int family, Endpoint local)
@@ -281,14 +179,7 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::open(const UdpSocketOptions& optio
     if (options.steer_index == 0)
       UIPSEC_TRY(attach_spi_steering(fd.get(), options.steer_group, doing));
   }
-  if (options.mark) {
-    const int mark = static_cast<int>(*options.mark);
-    if (::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
-      const int error = errno;
-      return system_error(doing + ": cannot set SO_MARK " + std::to_string(*options.mark), error,
-                          error == EPERM ? "needs CAP_NET_ADMIN" : "");
-    }
-  }
+  if (options.mark) UIPSEC_TRY(set_socket_mark(fd.get(), *options.mark, doing));
   const int receive_bytes =
       set_socket_buffer(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, options.buffer_bytes);
   const int send_bytes =
@@ -349,16 +240,6 @@ std::size_t UdpSocket::error_queue_fds(std::span<int> out) const {
   return 1;
 }
 
-void UdpSocket::note_overflow_count(std::uint32_t dropped_so_far) {
-  // The kernel's counter only grows (modulo 2^32); datagrams of one batch may carry older
-  // values than one seen already, which the half-range test ignores.
-  const std::uint32_t delta = dropped_so_far - overflow_count_;
-  if (delta != 0 && delta < 0x80000000u) {
-    counters_.rx_kernel_drops.add(delta);
-    overflow_count_ = dropped_so_far;
-  }
-}
-
 UdpSocket::ReceivedControl UdpSocket::parse_control(msghdr& h) {
   // SO_RXQ_OVFL arrives on datagrams that were queued after a drop; count it even when this
   // datagram itself is unusable.
@@ -369,7 +250,7 @@ UdpSocket::ReceivedControl UdpSocket::parse_control(msghdr& h) {
         c->cmsg_len >= CMSG_LEN(sizeof(std::uint32_t))) {
       std::uint32_t dropped;
       std::memcpy(&dropped, CMSG_DATA(c), sizeof(dropped));
-      note_overflow_count(dropped);
+      note_overflow_count(dropped, overflow_count_, counters_);
     } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
                c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
       in_pktinfo info;
@@ -499,32 +380,11 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
 }
 
 std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {
-  const std::size_t want = std::min(kMaxBatch - batch.size, pool.available());
-  if (want == 0) return 0;
   ReceiveSlots& rx = *rx_;
-  for (std::size_t i = 0; i < want; ++i) {
-    PacketBuffer* b = pool.acquire();  // cannot fail: want <= available()
-    rx.buffers[i] = b;
-    rx.iov[i] = {b->data(), receive_room(*b)};
-    prepare_receive(rx.messages[i], rx.names[i], rx.iov[i], rx.control[i]);
-  }
-  int received;
-  do {
-    received = ::recvmmsg(fd_.get(), rx.messages.data(), static_cast<unsigned>(want), MSG_DONTWAIT,
-                          nullptr);
-  } while (received < 0 && errno == EINTR);
-  if (received < 0) {
-    const int error = errno;
-    if (!is_would_block(error)) {
-      counters_.rx_errors.add();
-      counters_.note_errno(error);
-    }
-    received = 0;
-  }
-
+  const std::size_t received = rx.receive(fd_.get(), pool, kMaxBatch - batch.size, counters_);
   std::size_t appended = 0;
   std::uint64_t bytes = 0;
-  for (std::size_t i = 0; i < static_cast<std::size_t>(received); ++i) {
+  for (std::size_t i = 0; i < received; ++i) {
     PacketBuffer* b = rx.buffers[i];
     msghdr& h = rx.messages[i].msg_hdr;
     const ReceivedControl info = parse_control(h);
@@ -532,7 +392,7 @@ std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {
     const std::optional<Endpoint> remote =
         from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
     const std::size_t length = rx.messages[i].msg_len;
-    if ((h.msg_flags & MSG_TRUNC) != 0 || length > rx.iov[i].iov_len) {
+    if (rx.truncated(i)) {
       counters_.rx_truncated.add();
       pool.release(b);
       continue;
@@ -551,8 +411,6 @@ std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {
     ++appended;
     bytes += length;
   }
-  // Unused buffers go back last-acquired first, so the pool's hot end stays hot.
-  for (std::size_t i = want; i-- > static_cast<std::size_t>(received);) pool.release(rx.buffers[i]);
   counters_.rx_packets.add(appended);
   counters_.rx_bytes.add(bytes);
   return appended;
@@ -573,19 +431,14 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
       PacketBuffer* p = packets[next];
       const Endpoint& remote = p->meta.remote;
       const socklen_t name_length = to_sockaddr(remote, family_, tx.names[count]);
-      int control_length =
-          reachable(remote) && name_length != 0
-              ? source_control(p->meta.local.address, remote.address, family_, tx.control[count])
-              : -1;
+      // Source and TOS first: the UDP_SEGMENT cmsg must stay last (the GSO fallback strips it).
+      int control_length = reachable(remote) && name_length != 0
+                               ? send_control(p->meta.local.address, remote.address, p->meta.tos,
+                                              family_, tx.control[count])
+                               : -1;
       if (control_length < 0) {
         counters_.tx_unreachable.add();
         continue;
-      }
-      // 0 is the socket's own TOS: no cmsg needed. The UDP_SEGMENT cmsg must stay last (the GSO
-      // fallback strips it).
-      if (p->meta.tos != 0) {
-        control_length =
-            append_tos_control(tx.control[count], control_length, remote.address, p->meta.tos);
       }
       const std::size_t first_iov = iovs;
       tx.iov[iovs++] = {p->data(), p->size()};
@@ -603,70 +456,42 @@ std::size_t UdpSocket::send_batch(std::span<PacketBuffer* const> packets) {
                                                   static_cast<std::uint16_t>(p->size()));
         }
       }
-      msghdr& h = tx.messages[count].msg_hdr;
-      h.msg_name = &tx.names[count];
-      h.msg_namelen = name_length;
-      h.msg_iov = &tx.iov[first_iov];
-      h.msg_iovlen = iovs - first_iov;
-      h.msg_control = control_length > 0 ? tx.control[count].bytes : nullptr;
-      h.msg_controllen = static_cast<std::size_t>(control_length);
-      h.msg_flags = 0;
-      tx.messages[count].msg_len = 0;
+      prepare_send(tx.messages[count], tx.names[count], name_length, &tx.iov[first_iov],
+                   iovs - first_iov, tx.control[count], control_length);
       tx.datagrams[count] = static_cast<std::uint32_t>(iovs - first_iov);
       ++count;
     }
-    std::size_t done = 0;
-    while (done < count) {
-      const int n = ::sendmmsg(fd_.get(), tx.messages.data() + done,
-                               static_cast<unsigned>(count - done), MSG_DONTWAIT);
-      if (n > 0) {
-        for (std::size_t i = done; i < done + static_cast<std::size_t>(n); ++i) {
-          bytes += tx.messages[i].msg_len;
-          sent += tx.datagrams[i];
-        }
-        done += static_cast<std::size_t>(n);
-        continue;
-      }
-      const int error = n < 0 ? errno : EIO;
-      if (error == EINTR) continue;
-      if (is_would_block(error)) {
-        // The send buffer is full: the rest of the batch would fail the same way, one syscall
-        // each. Drop it now and let the kernel drain.
-        std::size_t dropped = packets.size() - next;
-        for (std::size_t i = done; i < count; ++i) dropped += tx.datagrams[i];
-        counters_.tx_queue_full.add(dropped);
-        counters_.note_errno(error);
-        counters_.tx_packets.add(sent);
-        counters_.tx_bytes.add(bytes);
-        return sent;
-      }
-      if (tx.datagrams[done] > 1 &&
-          (error == EIO || error == EINVAL || error == ENOPROTOOPT || error == EMSGSIZE)) {
-        // The kernel refuses UDP_SEGMENT here: egress without checksum offload (EIO) or no GSO
-        // (ENOPROTOOPT) — off for good; segments over the learned path MTU (EMSGSIZE, EINVAL
-        // before Linux 6.x) — off for a while, as the path MTU may rise again or the next
-        // trains may go to other peers. This train goes out as single datagrams (which the
-        // kernel fragments where needed).
-        if (error == EINVAL || error == EMSGSIZE) {
-          gso_backoff_ = kGsoBackoffBatches;
-        } else {
-          gso_ = false;
-        }
-        counters_.note_errno(error);
-        const auto resent = send_singly(tx.messages[done].msg_hdr, tx.datagrams[done]);
-        sent += resent.first;
-        bytes += resent.second;
-        ++done;
-        continue;
-      }
-      // The first unsent message failed alone.
-      for (std::uint32_t i = 0; i < tx.datagrams[done]; ++i) count_send_failure(counters_, error);
-      ++done;
-    }
+    const SentMessages r =
+        send_messages(fd_.get(), tx, count, [this, &tx](std::size_t i, int error) {
+          return refused(tx.messages[i].msg_hdr, tx.datagrams[i], error);
+        });
+    if (!account_sent(r, packets.size() - next, sent, bytes, counters_)) break;
   }
   counters_.tx_packets.add(sent);
   counters_.tx_bytes.add(bytes);
   return sent;
+}
+
+std::pair<std::size_t, std::uint64_t> UdpSocket::refused(const msghdr& message,
+                                                         std::uint32_t datagrams, int error) {
+  if (datagrams > 1 &&
+      (error == EIO || error == EINVAL || error == ENOPROTOOPT || error == EMSGSIZE)) {
+    // The kernel refuses UDP_SEGMENT here: egress without checksum offload (EIO) or no GSO
+    // (ENOPROTOOPT) — off for good; segments over the learned path MTU (EMSGSIZE, EINVAL
+    // before Linux 6.x) — off for a while, as the path MTU may rise again or the next trains
+    // may go to other peers. This train goes out as single datagrams (which the kernel
+    // fragments where needed).
+    if (error == EINVAL || error == EMSGSIZE) {
+      gso_backoff_ = kGsoBackoffBatches;
+    } else {
+      gso_ = false;
+    }
+    counters_.note_errno(error);
+    return send_singly(message, datagrams);
+  }
+  // The message failed alone.
+  for (std::uint32_t i = 0; i < datagrams; ++i) count_send_failure(counters_, error);
+  return {0, 0};
 }
 
 std::pair<std::size_t, std::uint64_t> UdpSocket::send_singly(const msghdr& train,
@@ -712,25 +537,7 @@ Result<void> UdpSocket::send_to(const Endpoint& from, const Endpoint& to, ByteSp
   if (control_length < 0) {
     return Error(doing + ": the source and destination address families differ");
   }
-  iovec iov{const_cast<std::uint8_t*>(payload.data()), payload.size()};
-  msghdr h;
-  std::memset(&h, 0, sizeof(h));
-  h.msg_name = &name;
-  h.msg_namelen = name_length;
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  h.msg_control = control_length > 0 ? control.bytes : nullptr;
-  h.msg_controllen = static_cast<std::size_t>(control_length);
-  ssize_t n;
-  do {
-    n = ::sendmsg(fd_.get(), &h, MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    const int error = errno;
-    return system_error(doing, error,
-                        is_would_block(error) ? "the socket's send buffer is full" : "");
-  }
-  return {};
+  return send_message(fd_.get(), name, name_length, payload, control, control_length, doing);
 }
 
 }  // namespace uipsec

@@ -55,6 +55,9 @@ struct UdpSocketOptions {
   unsigned steer_index = 0;
 };
 
+struct ReceiveSlots;  // io/socket_cmsg.hpp
+struct SendSlots;
+
 // Owner: see DatagramSocket (one receiving thread, one sending thread, send_to from any).
 class UdpSocket final : public DatagramSocket {
  public:
@@ -90,23 +93,23 @@ class UdpSocket final : public DatagramSocket {
   std::size_t error_queue_fds(std::span<int> out) const override;
 
  private:
-  struct ReceiveSlots;
   struct GroSlots;
   struct ReceivedControl {
     std::optional<IpAddress> destination;  // IP_PKTINFO / IPV6_PKTINFO
     std::size_t segment_size = 0;          // UDP_GRO; 0 when absent
     std::uint8_t tos = 0;                  // IP_TOS / IPV6_TCLASS; 0 when absent
   };
-  struct SendSlots;
 
   UdpSocket(UniqueFd fd, int family, Endpoint local);
-  // Counts the kernel's receive-queue drops from an SO_RXQ_OVFL value (drops since the socket
-  // was opened, as of when the datagram was queued).
-  void note_overflow_count(std::uint32_t dropped_so_far);
   // Reads the cmsgs of a received message (counting SO_RXQ_OVFL drops). Receiving thread.
   ReceivedControl parse_control(msghdr& h);
   std::size_t receive_plain(PacketPool& pool, PacketBatch& batch);
   std::size_t receive_coalesced(PacketPool& pool, PacketBatch& batch);
+  // A message the kernel refused alone with `error`: a UDP_SEGMENT train it cannot take goes out
+  // datagram by datagram (GSO off for good or for a while), anything else is counted.
+  // Returns (datagrams, bytes) sent after all.
+  std::pair<std::size_t, std::uint64_t> refused(const msghdr& message, std::uint32_t datagrams,
+                                                int error);
   // Sends the datagrams of a refused UDP_SEGMENT train one sendmsg each; (sent, bytes).
   std::pair<std::size_t, std::uint64_t> send_singly(const msghdr& train, std::uint32_t datagrams);
 
