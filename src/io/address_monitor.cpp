@@ -19,19 +19,14 @@ constexpr std::size_t kReceiveBytes = 32 * 1024;
 
 }  // namespace
 
-void AddressMonitor::SocketCloser::operator()(mnl_socket* socket) const {
-  mnl_socket_close(socket);
-}
-
 Result<AddressMonitor> AddressMonitor::open() {
-  std::unique_ptr<mnl_socket, SocketCloser> socket(
-      mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK));
-  if (!socket) return system_error("cannot open a rtnetlink socket", errno);
-  if (mnl_socket_bind(socket.get(), RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, MNL_SOCKET_AUTOPID) <
-      0) {
-    return system_error("cannot subscribe to address changes (rtnetlink)", errno);
-  }
-  return AddressMonitor(std::move(socket));
+  RtnetlinkOptions options;
+  options.groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+  options.nonblocking = true;
+  options.bind_doing = "cannot subscribe to address changes (rtnetlink)";
+  auto socket = open_rtnetlink(options);
+  if (!socket) return socket.error();
+  return AddressMonitor(std::move(*socket));
 }
 
 int AddressMonitor::fd() const { return mnl_socket_get_fd(socket_.get()); }
@@ -58,11 +53,9 @@ Result<bool> AddressMonitor::read(const std::function<void(const AddressChange&)
 }
 
 Result<std::vector<IpAddress>> AddressMonitor::addresses() {
-  std::unique_ptr<mnl_socket, SocketCloser> socket(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
-  if (!socket) return system_error("cannot open a rtnetlink socket", errno);
-  if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return system_error("cannot bind a rtnetlink socket", errno);
-  }
+  auto opened = open_rtnetlink();
+  if (!opened) return opened.error();
+  RtnetlinkSocket socket = std::move(*opened);
   std::vector<IpAddress> addresses;
   std::vector<std::uint8_t> buffer(kReceiveBytes);
   std::uint32_t seq = 1;

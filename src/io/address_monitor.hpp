@@ -9,6 +9,7 @@
 
 #include "base/result.hpp"
 #include "io/netlink_message.hpp"
+#include "io/rtnetlink_socket.hpp"
 
 struct mnl_socket;
 
@@ -33,13 +34,9 @@ class AddressMonitor {
   static Result<std::vector<IpAddress>> addresses();
 
  private:
-  struct SocketCloser {
-    void operator()(mnl_socket* socket) const;
-  };
-  explicit AddressMonitor(std::unique_ptr<mnl_socket, SocketCloser> socket)
-      : socket_(std::move(socket)) {}
+  explicit AddressMonitor(RtnetlinkSocket socket) : socket_(std::move(socket)) {}
 
-  std::unique_ptr<mnl_socket, SocketCloser> socket_;
+  RtnetlinkSocket socket_;
 };
 
 }  // namespace uipsec

@@ -73,20 +73,12 @@ std::optional<InterfaceAddress> parse_interface_address(const nlmsghdr* message)
   return a;
 }
 
-void InterfaceAddresses::SocketCloser::operator()(mnl_socket* socket) const {
-  mnl_socket_close(socket);
-}
-
 Result<InterfaceAddresses> InterfaceAddresses::open() {
-  std::unique_ptr<mnl_socket, SocketCloser> socket(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
-  if (!socket) return system_error("cannot open a rtnetlink socket", errno);
-  if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return system_error("cannot bind a rtnetlink socket", errno);
-  }
-  int one = 1;
-  (void)mnl_socket_setsockopt(socket.get(), NETLINK_EXT_ACK, &one, sizeof(one));
-  (void)mnl_socket_setsockopt(socket.get(), NETLINK_CAP_ACK, &one, sizeof(one));
-  return InterfaceAddresses(std::move(socket));
+  RtnetlinkOptions options;
+  options.extended_acks = true;
+  auto socket = open_rtnetlink(options);
+  if (!socket) return socket.error();
+  return InterfaceAddresses(std::move(*socket));
 }
 
 Result<int> InterfaceAddresses::transact(const nlmsghdr* request, const std::string& doing,

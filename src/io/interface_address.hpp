@@ -19,6 +19,7 @@
 #include "base/result.hpp"
 #include "io/interface_index.hpp"
 #include "io/route.hpp"
+#include "io/rtnetlink_socket.hpp"
 
 struct mnl_socket;
 
@@ -58,17 +59,13 @@ class InterfaceAddresses {
   Result<std::size_t> flush(InterfaceIndex ifindex, std::uint8_t protocol = kUipsecRouteProtocol);
 
  private:
-  struct SocketCloser {
-    void operator()(mnl_socket* socket) const;
-  };
-  explicit InterfaceAddresses(std::unique_ptr<mnl_socket, SocketCloser> socket)
-      : socket_(std::move(socket)) {}
+  explicit InterfaceAddresses(RtnetlinkSocket socket) : socket_(std::move(socket)) {}
   // Sends `request`, reads to its acknowledgement; `on_data` sees each dump entry. The result
   // is the kernel's errno (0: success).
   Result<int> transact(const nlmsghdr* request, const std::string& doing,
                        const std::function<void(const nlmsghdr*)>& on_data, std::string& why);
 
-  std::unique_ptr<mnl_socket, SocketCloser> socket_;
+  RtnetlinkSocket socket_;
   std::uint32_t seq_ = 1;
 };
 

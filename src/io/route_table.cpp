@@ -39,21 +39,15 @@ bool same_route(const Route& wanted, const Route& present) {
 
 }  // namespace
 
-void RouteTable::SocketCloser::operator()(mnl_socket* socket) const { mnl_socket_close(socket); }
-
 Result<RouteTable> RouteTable::open() {
-  std::unique_ptr<mnl_socket, SocketCloser> socket(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
-  if (!socket) return system_error("cannot open a rtnetlink socket", errno);
-  if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return system_error("cannot bind a rtnetlink socket", errno);
-  }
+  RtnetlinkOptions options;
+  options.extended_acks = true;
+  auto socket = open_rtnetlink(options);
+  if (!socket) return socket.error();
   int one = 1;
-  // Optional features; older kernels lack them and still work.
-  (void)mnl_socket_setsockopt(socket.get(), NETLINK_EXT_ACK, &one, sizeof(one));
-  (void)mnl_socket_setsockopt(socket.get(), NETLINK_CAP_ACK, &one, sizeof(one));
   const bool strict =
-      mnl_socket_setsockopt(socket.get(), NETLINK_GET_STRICT_CHK, &one, sizeof(one)) == 0;
-  return RouteTable(std::move(socket), strict);
+      mnl_socket_setsockopt(socket->get(), NETLINK_GET_STRICT_CHK, &one, sizeof(one)) == 0;
+  return RouteTable(std::move(*socket), strict);
 }
 
 Result<WalkResult> RouteTable::transact(const nlmsghdr* request, std::string_view doing,

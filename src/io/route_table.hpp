@@ -21,6 +21,7 @@
 #include "base/result.hpp"
 #include "io/netlink_message.hpp"
 #include "io/route.hpp"
+#include "io/rtnetlink_socket.hpp"
 
 struct mnl_socket;
 
@@ -56,11 +57,7 @@ class RouteTable {
   bool filters_dumps() const { return strict_dumps_; }
 
  private:
-  struct SocketCloser {
-    void operator()(mnl_socket* socket) const;
-  };
-
-  RouteTable(std::unique_ptr<mnl_socket, SocketCloser> socket, bool strict_dumps)
+  RouteTable(RtnetlinkSocket socket, bool strict_dumps)
       : socket_(std::move(socket)), strict_dumps_(strict_dumps) {}
 
   std::uint32_t next_seq() { return seq_++; }
@@ -71,7 +68,7 @@ class RouteTable {
   // A change request: success when the kernel acknowledges it or answers `tolerated_error`.
   Result<void> change(const nlmsghdr* request, const std::string& doing, int tolerated_error);
 
-  std::unique_ptr<mnl_socket, SocketCloser> socket_;
+  RtnetlinkSocket socket_;
   // NETLINK_GET_STRICT_CHK: the kernel filters dumps by table (else we filter what it sends).
   bool strict_dumps_;
   std::uint32_t seq_ = 1;
