@@ -14,19 +14,18 @@
 #include "io/netns_test_support.hpp"
 #include "io/socket_address.hpp"
 #include "io/socket_errors.hpp"
+#include "io/socket_test_support.hpp"
 #include "wire/inet_checksum.hpp"
 
 namespace uipsec {
 namespace {
 
+using test::bytes_of;
 using test::ip;
+using test::receive;
+using test::release;
 
-void configure_loopback() {
-  for (const char* a :
-       {"198.18.1.1/32", "198.18.1.2/32", "2001:db8:1::1/128", "2001:db8:1::2/128"}) {
-    ASSERT_EQ(test::add_address("lo", a), "");
-  }
-}
+void configure_loopback() { test::add_loopback_addresses(2); }
 
 std::unique_ptr<RawEspSocket> open_socket(IpFamily family,
                                           std::optional<std::uint32_t> mark = std::nullopt) {
@@ -52,38 +51,12 @@ std::vector<std::uint8_t> esp_bytes(std::uint32_t spi, std::size_t size) {
 
 std::size_t send(RawEspSocket& s, PacketPool& pool, const IpAddress& from, const IpAddress& to,
                  const std::vector<std::vector<std::uint8_t>>& payloads, std::uint8_t tos = 0) {
-  std::vector<PacketBuffer*> packets;
-  for (const auto& bytes : payloads) {
-    PacketBuffer* p = pool.acquire();
-    EXPECT_TRUE(p->assign(bytes));
-    p->meta.local = {from, 0};
-    p->meta.remote = {to, 0};
-    p->meta.tos = tos;
-    p->meta.encapsulation = Encapsulation::kNone;
-    packets.push_back(p);
-  }
-  const std::size_t sent = s.send_batch(packets);
-  for (PacketBuffer* p : packets) pool.release(p);
-  return sent;
-}
-
-// Receives until `count` packets arrived (polling up to 2 s each round).
-std::vector<PacketBuffer*> receive(RawEspSocket& s, PacketPool& pool, std::size_t count) {
-  PacketBatch batch;
-  while (batch.size < count) {
-    pollfd p{s.fd(), POLLIN, 0};
-    if (::poll(&p, 1, 2000) != 1) break;
-    s.receive_batch(pool, batch);
-  }
-  return {batch.packets.begin(), batch.packets.begin() + static_cast<std::ptrdiff_t>(batch.size)};
-}
-
-void release(PacketPool& pool, const std::vector<PacketBuffer*>& packets) {
-  for (PacketBuffer* p : packets) pool.release(p);
-}
-
-std::vector<std::uint8_t> bytes_of(const PacketBuffer& p) {
-  return {p.data(), p.data() + p.size()};
+  PacketMeta meta;
+  meta.local = {from, 0};
+  meta.remote = {to, 0};
+  meta.tos = tos;
+  meta.encapsulation = Encapsulation::kNone;
+  return test::send_payloads(s, pool, payloads, meta);
 }
 
 // Sends a hand-made IPv4 packet (header included, checksum and total length filled in by the

@@ -10,20 +10,17 @@
 #include <vector>
 
 #include "io/netns_test_support.hpp"
+#include "io/socket_test_support.hpp"
 
 namespace uipsec {
 namespace {
 
 using test::ip;
+using test::receive;
+using test::release;
 
-// Loopback addresses of the namespace: three IPv4 and three IPv6 local addresses, so tests can
-// check which one a datagram was sent to and from.
-void configure_loopback() {
-  for (const char* a : {"198.18.1.1/32", "198.18.1.2/32", "198.18.1.3/32", "2001:db8:1::1/128",
-                        "2001:db8:1::2/128", "2001:db8:1::3/128"}) {
-    ASSERT_EQ(test::add_address("lo", a), "");
-  }
-}
+// Loopback addresses of the namespace: three IPv4 and three IPv6 local addresses.
+void configure_loopback() { test::add_loopback_addresses(3); }
 
 std::unique_ptr<UdpSocket> open_socket(std::optional<IpAddress> address,
                                        int buffer_bytes = 1 << 20) {
@@ -39,33 +36,12 @@ std::unique_ptr<UdpSocket> open_socket(std::optional<IpAddress> address,
 // Sends `count` datagrams of `size` bytes (byte i of datagram k is k) through send_batch.
 std::size_t send(UdpSocket& s, PacketPool& pool, Endpoint from, Endpoint to, std::size_t count,
                  std::size_t size = 100) {
-  std::vector<PacketBuffer*> packets;
-  for (std::size_t k = 0; k < count; ++k) {
-    PacketBuffer* p = pool.acquire();
-    std::vector<std::uint8_t> bytes(size, static_cast<std::uint8_t>(k));
-    EXPECT_TRUE(p->assign(bytes));
-    p->meta.local = from;
-    p->meta.remote = to;
-    packets.push_back(p);
-  }
-  const std::size_t sent = s.send_batch(packets);
-  for (PacketBuffer* p : packets) pool.release(p);
-  return sent;
-}
-
-// Receives until `count` datagrams arrived (polling up to 2 s each round).
-std::vector<PacketBuffer*> receive(UdpSocket& s, PacketPool& pool, std::size_t count) {
-  PacketBatch batch;
-  while (batch.size < count) {
-    pollfd p{s.fd(), POLLIN, 0};
-    if (::poll(&p, 1, 2000) != 1) break;
-    s.receive_batch(pool, batch);
-  }
-  return {batch.packets.begin(), batch.packets.begin() + static_cast<std::ptrdiff_t>(batch.size)};
-}
-
-void release(PacketPool& pool, const std::vector<PacketBuffer*>& packets) {
-  for (PacketBuffer* p : packets) pool.release(p);
+  std::vector<std::vector<std::uint8_t>> payloads;
+  for (std::size_t k = 0; k < count; ++k) payloads.emplace_back(size, static_cast<std::uint8_t>(k));
+  PacketMeta meta;
+  meta.local = from;
+  meta.remote = to;
+  return test::send_payloads(s, pool, payloads, meta);
 }
 
 TEST(UdpSocket, ExchangesIpv4BatchesWithLocalAndRemoteAddresses) {
