@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/unique_fd.hpp"
+#include "io/socket_address.hpp"
 #include "io/udp_socket.hpp"
 
 namespace uipsec {
@@ -74,17 +75,38 @@ std::vector<std::uint8_t> control(int level, int type, std::uint8_t origin, int 
 
 ByteSpan span(const std::vector<std::uint8_t>& v) { return ByteSpan(v.data(), v.size()); }
 
+// Parses an error-queue message that must parse (a default SocketError, and a failed test,
+// when it does not).
+SocketError parsed(const std::vector<std::uint8_t>& name, const std::vector<std::uint8_t>& c) {
+  const auto e = parse_socket_error(span(name), span(c));
+  EXPECT_TRUE(e.has_value());
+  return e.value_or(SocketError{});
+}
+
+// A UDP port on the loopback address of `family` that nobody listens on (bound, then closed:
+// nobody else takes it this quickly). A datagram to it comes back as ICMP port unreachable.
+Endpoint closed_loopback_port(bool v4) {
+  UniqueFd closed(::socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  EXPECT_TRUE(closed.valid());
+  const Endpoint loopback{*IpAddress::parse(v4 ? "127.0.0.1" : "::1"), 0};
+  sockaddr_storage where{};
+  socklen_t length = to_sockaddr(loopback, v4 ? AF_INET : AF_INET6, where);
+  EXPECT_EQ(::bind(closed.get(), reinterpret_cast<sockaddr*>(&where), length), 0);
+  EXPECT_EQ(::getsockname(closed.get(), reinterpret_cast<sockaddr*>(&where), &length), 0);
+  const auto bound = from_sockaddr(reinterpret_cast<const sockaddr*>(&where), length);
+  return bound ? *bound : loopback;
+}
+
 TEST(SocketErrors, Ipv4FragmentationNeededIsAPathMtuReport) {
   const auto name = sockaddr_v4("198.18.0.2", 4500);
   const auto c = control(SOL_IP, IP_RECVERR, SO_EE_ORIGIN_ICMP, EMSGSIZE, 3, 4, 1380,
                          sockaddr_v4("198.18.1.1", 0));
-  const auto e = parse_socket_error(span(name), span(c));
-  ASSERT_TRUE(e.has_value());
-  EXPECT_EQ(e->origin, SocketError::Origin::kIcmp);
-  EXPECT_EQ(e->error, EMSGSIZE);
-  EXPECT_EQ(e->destination, addr("198.18.0.2"));
-  EXPECT_EQ(e->offender, addr("198.18.1.1"));
-  EXPECT_EQ(path_mtu_report(*e), (PathMtuReport{addr("198.18.0.2"), 1380}));
+  const SocketError e = parsed(name, c);
+  EXPECT_EQ(e.origin, SocketError::Origin::kIcmp);
+  EXPECT_EQ(e.error, EMSGSIZE);
+  EXPECT_EQ(e.destination, addr("198.18.0.2"));
+  EXPECT_EQ(e.offender, addr("198.18.1.1"));
+  EXPECT_EQ(path_mtu_report(e), (PathMtuReport{addr("198.18.0.2"), 1380}));
 }
 
 TEST(SocketErrors, RawEspSocketsErrorsNameTheDestinationWithPortZero) {
@@ -97,12 +119,11 @@ TEST(SocketErrors, RawEspSocketsErrorsNameTheDestinationWithPortZero) {
                                 sockaddr_v4("198.18.2.1", 0))
                       : control(SOL_IPV6, IPV6_RECVERR, SO_EE_ORIGIN_ICMP6, EMSGSIZE, 2, 0, 1280,
                                 sockaddr_v6("2001:db8:2::1", 0));
-    const auto e = parse_socket_error(span(name), span(c));
-    ASSERT_TRUE(e.has_value());
+    const SocketError e = parsed(name, c);
     const IpAddress destination = addr(v4 ? "198.18.0.2" : "2001:db8:0:1::2");
-    EXPECT_EQ(e->destination, destination);
-    EXPECT_EQ(e->offender, addr(v4 ? "198.18.2.1" : "2001:db8:2::1"));
-    EXPECT_EQ(path_mtu_report(*e), (PathMtuReport{destination, v4 ? 1300u : 1280u}));
+    EXPECT_EQ(e.destination, destination);
+    EXPECT_EQ(e.offender, addr(v4 ? "198.18.2.1" : "2001:db8:2::1"));
+    EXPECT_EQ(path_mtu_report(e), (PathMtuReport{destination, v4 ? 1300u : 1280u}));
   }
 }
 
@@ -111,49 +132,42 @@ TEST(SocketErrors, DualStackSocketReportsIpv4AsPlainIpv4) {
   const auto name = sockaddr_v6("::ffff:198.18.0.2", 4500);
   const auto c = control(SOL_IPV6, IPV6_RECVERR, SO_EE_ORIGIN_ICMP, EMSGSIZE, 3, 4, 1400,
                          sockaddr_v6("::ffff:198.18.1.1", 0));
-  const auto e = parse_socket_error(span(name), span(c));
-  ASSERT_TRUE(e.has_value());
-  EXPECT_EQ(e->destination, addr("198.18.0.2"));
-  EXPECT_EQ(e->offender, addr("198.18.1.1"));
-  EXPECT_EQ(path_mtu_report(*e), (PathMtuReport{addr("198.18.0.2"), 1400}));
+  const SocketError e = parsed(name, c);
+  EXPECT_EQ(e.destination, addr("198.18.0.2"));
+  EXPECT_EQ(e.offender, addr("198.18.1.1"));
+  EXPECT_EQ(path_mtu_report(e), (PathMtuReport{addr("198.18.0.2"), 1400}));
 }
 
 TEST(SocketErrors, Icmpv6PacketTooBigAndLocalEmsgsize) {
   const auto name = sockaddr_v6("2001:db8::2", 4500);
   const auto c = control(SOL_IPV6, IPV6_RECVERR, SO_EE_ORIGIN_ICMP6, EMSGSIZE, 2, 0, 1350,
                          sockaddr_v6("2001:db8:1::1", 0));
-  const auto e = parse_socket_error(span(name), span(c));
-  ASSERT_TRUE(e.has_value());
-  EXPECT_EQ(e->origin, SocketError::Origin::kIcmp6);
-  EXPECT_EQ(path_mtu_report(*e), (PathMtuReport{addr("2001:db8::2"), 1350}));
+  const SocketError e = parsed(name, c);
+  EXPECT_EQ(e.origin, SocketError::Origin::kIcmp6);
+  EXPECT_EQ(path_mtu_report(e), (PathMtuReport{addr("2001:db8::2"), 1350}));
   // A local error has no offender (AF_UNSPEC).
   std::vector<std::uint8_t> unspec(sizeof(sockaddr_in6), 0);
   const auto local =
       control(SOL_IPV6, IPV6_RECVERR, SO_EE_ORIGIN_LOCAL, EMSGSIZE, 0, 0, 1500, unspec);
-  const auto l = parse_socket_error(span(name), span(local));
-  ASSERT_TRUE(l.has_value());
-  EXPECT_EQ(l->origin, SocketError::Origin::kLocal);
-  EXPECT_FALSE(l->offender.has_value());
-  EXPECT_EQ(path_mtu_report(*l), (PathMtuReport{addr("2001:db8::2"), 1500}));
+  const SocketError l = parsed(name, local);
+  EXPECT_EQ(l.origin, SocketError::Origin::kLocal);
+  EXPECT_FALSE(l.offender.has_value());
+  EXPECT_EQ(path_mtu_report(l), (PathMtuReport{addr("2001:db8::2"), 1500}));
 }
 
 TEST(SocketErrors, OtherErrorsAreNoPathMtuReports) {
   const auto name = sockaddr_v4("198.18.0.2", 4500);
   const auto unreachable = control(SOL_IP, IP_RECVERR, SO_EE_ORIGIN_ICMP, ECONNREFUSED, 3, 3, 0,
                                    sockaddr_v4("198.18.0.2", 0));
-  const auto e = parse_socket_error(span(name), span(unreachable));
-  ASSERT_TRUE(e.has_value());
-  EXPECT_FALSE(path_mtu_report(*e));
+  const SocketError e = parsed(name, unreachable);
+  EXPECT_FALSE(path_mtu_report(e));
   // Fragmentation needed with no MTU (pre-RFC 1191 router): nothing to learn.
   const auto zero = control(SOL_IP, IP_RECVERR, SO_EE_ORIGIN_ICMP, EMSGSIZE, 3, 4, 0, {});
-  const auto z = parse_socket_error(span(name), span(zero));
-  ASSERT_TRUE(z.has_value());
-  EXPECT_FALSE(path_mtu_report(*z));
+  const SocketError z = parsed(name, zero);
+  EXPECT_FALSE(path_mtu_report(z));
   // Without a destination there is nobody to learn it for.
   const auto c = control(SOL_IP, IP_RECVERR, SO_EE_ORIGIN_ICMP, EMSGSIZE, 3, 4, 1380, {});
-  const auto n = parse_socket_error({}, span(c));
-  ASSERT_TRUE(n.has_value());
-  EXPECT_FALSE(path_mtu_report(*n));
+  EXPECT_FALSE(path_mtu_report(parsed({}, c)));
 }
 
 TEST(SocketErrors, MalformedControlIsRefusedNotOverread) {
@@ -184,15 +198,8 @@ TEST(SocketErrors, MalformedControlIsRefusedNotOverread) {
 TEST(SocketErrors, ReadsTheKernelsErrorQueue) {
   // A datagram to a closed port on the loopback device comes back as ICMP port unreachable in
   // the error queue of a socket with IP_RECVERR.
-  UniqueFd closed(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  ASSERT_TRUE(closed.valid());
-  sockaddr_in where{};
-  where.sin_family = AF_INET;
-  where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(closed.get(), reinterpret_cast<sockaddr*>(&where), sizeof(where)), 0);
-  socklen_t length = sizeof(where);
-  ASSERT_EQ(::getsockname(closed.get(), reinterpret_cast<sockaddr*>(&where), &length), 0);
-  closed.reset();  // the port is now closed (nobody else takes it this quickly)
+  sockaddr_storage where{};
+  const socklen_t length = to_sockaddr(closed_loopback_port(true), AF_INET, where);
 
   UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   ASSERT_TRUE(fd.valid());
@@ -201,7 +208,7 @@ TEST(SocketErrors, ReadsTheKernelsErrorQueue) {
   std::array<SocketError, 4> out;
   EXPECT_EQ(read_socket_errors(fd.get(), out).read, 0u);  // empty: would block
   const char byte = 1;
-  ASSERT_EQ(::sendto(fd.get(), &byte, 1, 0, reinterpret_cast<sockaddr*>(&where), sizeof(where)), 1);
+  ASSERT_EQ(::sendto(fd.get(), &byte, 1, 0, reinterpret_cast<sockaddr*>(&where), length), 1);
   pollfd p{fd.get(), 0, 0};
   ASSERT_EQ(::poll(&p, 1, 2000), 1);
   EXPECT_NE(p.revents & POLLERR, 0);
@@ -237,22 +244,8 @@ TEST(SocketErrors, UdpSocketWithPathMtuDiscoveryQueuesErrors) {
               0);
     EXPECT_EQ(value, v4 ? IP_PMTUDISC_WANT : IPV6_PMTUDISC_WANT);  // fragments, never refuses
     // A datagram to a closed port comes back as an error in the queue, naming the destination.
-    UniqueFd closed(::socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    sockaddr_storage where{};
-    socklen_t where_length = v4 ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-    where.ss_family = static_cast<sa_family_t>(v4 ? AF_INET : AF_INET6);
-    if (v4) {
-      reinterpret_cast<sockaddr_in*>(&where)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    } else {
-      reinterpret_cast<sockaddr_in6*>(&where)->sin6_addr = in6addr_loopback;
-    }
-    ASSERT_EQ(::bind(closed.get(), reinterpret_cast<sockaddr*>(&where), where_length), 0);
-    ASSERT_EQ(::getsockname(closed.get(), reinterpret_cast<sockaddr*>(&where), &where_length), 0);
-    const std::uint16_t port = ntohs(v4 ? reinterpret_cast<sockaddr_in*>(&where)->sin_port
-                                        : reinterpret_cast<sockaddr_in6*>(&where)->sin6_port);
-    closed.reset();
     const std::uint8_t byte = 1;
-    ASSERT_TRUE((*socket)->send_to({}, Endpoint{addr(local), port}, ByteSpan(&byte, 1)).ok());
+    ASSERT_TRUE((*socket)->send_to({}, closed_loopback_port(v4), ByteSpan(&byte, 1)).ok());
     pollfd p{fd, 0, 0};
     ASSERT_EQ(::poll(&p, 1, 2000), 1);
     std::array<SocketError, 4> out;
