@@ -465,14 +465,6 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
       [](const std::string& line) { std::fprintf(stderr, "uipsecd: %s\n", line.c_str()); });
   if (!virtual_ips) return virtual_ips.error();
   p->virtual_ips = std::move(*virtual_ips);
-  p->server->set_address_gateway(p->virtual_ips.get());
-  p->follower = std::make_unique<PeerFollower>(*p->backend);
-  p->local->add_listener(*p->follower);
-
-  auto timer = TimerFd::create();
-  if (!timer) return timer.error();
-  p->timer = std::make_unique<TimerFd>(std::move(*timer));
-  UIPSEC_TRY(p->timer->arm_periodic(std::chrono::seconds(1)));
   if (p->tun_group) {
     VirtualIps::DevicePerAddress devices;
     devices.base_name = p->tun->name();
@@ -490,6 +482,14 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
     };
     p->virtual_ips->set_device_per_address(std::move(devices));
   }
+  p->server->set_address_gateway(p->virtual_ips.get());
+  p->follower = std::make_unique<PeerFollower>(*p->backend);
+  p->local->add_listener(*p->follower);
+
+  auto timer = TimerFd::create();
+  if (!timer) return timer.error();
+  p->timer = std::make_unique<TimerFd>(std::move(*timer));
+  UIPSEC_TRY(p->timer->arm_periodic(std::chrono::seconds(1)));
   Parts* raw = p.get();
   UIPSEC_TRY(p->loop->add(p->timer->fd(), EPOLLIN, [raw](std::uint32_t) {
     raw->timer->drain();
