@@ -106,12 +106,12 @@ struct DaemonConfig {
   bool udp_gro = true;
   // uipsec.gro: decrypted TCP segments of one flow coalesced into one TUN write (needs offload)
   bool gro = true;
-  // uipsec.workers: packet-path threads, each with its own TUN queue and ESP socket ("auto", 0
-  // here: workers_for(CPUs) — see docs/ARCHITECTURE.md "Several workers")
-  std::uint32_t workers = 0;
   // uipsec.tun_per_virtual_ip: every virtual IP (address.add) gets a TUN device of its own, and
   // decrypted packets go to the device whose address is their destination (io/tun_group.hpp)
   bool tun_per_virtual_ip = false;
+  // uipsec.workers: packet-path threads, each with its own TUN queue and ESP socket ("auto", 0
+  // here: workers_for(CPUs) — see docs/ARCHITECTURE.md "Several workers")
+  std::uint32_t workers = 0;
   // uipsec.icmp_too_big_rate: ICMP "fragmentation needed" / "packet too big" errors per second
   // for inner packets over the learned path MTU (burst 50; 0: none, they are only dropped)
   std::uint32_t icmp_too_big_rate = 1000;
