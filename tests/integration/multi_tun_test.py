@@ -9,6 +9,8 @@ del` removes the device, a clean stop removes them all. With the option off (the
 addresses go on the main device and nothing else appears."""
 
 import json
+import re
+import subprocess
 
 import harness as h
 from netns import wait_for
@@ -97,6 +99,19 @@ def run_per_device(topology, workers):
     # The number is free again.
     a.cli("address", "add", VIP2)
     assert devices(pair.a).get("uipsec-av2") == [VIP2], devices(pair.a)
+    assert ping_from_b(pair, VIP2, 1).returncode == 0, a.output()
+
+    # Devices come and go while the workers deliver into their neighbours: a steady ping to VIP1
+    # keeps flowing (a few losses allowed while the kernel settles) and uipsecd stays up.
+    pinger = pair.b.popen(["ping", "-c", "200", "-i", "0.01", "-W", "1", "-I", h.B_INNER4, VIP1],
+                          stdout=subprocess.PIPE)
+    for _ in range(10):
+        a.cli("address", "del", VIP2)
+        a.cli("address", "add", VIP2)
+    out, _ = pinger.communicate(timeout=60)
+    received_count = int(re.search(r"(\d+) received", out).group(1))
+    assert received_count >= 190, out
+    assert a.process.poll() is None, a.output()
     assert ping_from_b(pair, VIP2, 1).returncode == 0, a.output()
 
     h.stop_cleanly(pair, a, b)
