@@ -54,6 +54,7 @@ Result<void> TunGroup::add(const IpAddress& address, std::unique_ptr<TunDevice> 
   }
   UIPSEC_TRY(watch(epoll_.get(), device->fd(), free));
   entries_[free] = std::make_unique<Member>(Member{address, device.get()});
+  if (address.is_v4()) std::memcpy(&entries_[free]->v4, address.data(), 4);
   owned_[free] = std::move(device);
   // The member is complete before a worker can see it.
   slots_[free].store(entries_[free].get(), std::memory_order_release);
@@ -116,51 +117,58 @@ std::size_t TunGroup::read_batch(PacketPool& pool, PacketBatch& batch) {
   return appended;
 }
 
-std::size_t TunGroup::destination_slot(
-    const PacketBuffer& packet, const std::array<const Member*, kMaxMembers>& members) const {
+std::size_t TunGroup::destination_slot(const PacketBuffer& packet, const Snapshot& snapshot) {
   const std::uint8_t* bytes = packet.data();
   const std::size_t size = packet.size();
-  const std::uint8_t* destination = nullptr;
-  IpFamily family = IpFamily::kV4;
   if (size >= 20 && (bytes[0] >> 4) == 4) {
-    destination = bytes + 16;
+    std::uint32_t destination;
+    std::memcpy(&destination, bytes + 16, 4);
+    for (std::size_t i = 0; i < snapshot.count; ++i) {
+      const Member& m = *snapshot.members[i];
+      if (m.v4 == destination && m.address.is_v4()) return snapshot.slots[i];
+    }
   } else if (size >= 40 && (bytes[0] >> 4) == 6) {
-    destination = bytes + 24;
-    family = IpFamily::kV6;
-  } else {
-    return kMaxMembers;
-  }
-  for (std::size_t i = 0; i < kMaxMembers; ++i) {
-    const Member* m = members[i];
-    if (m != nullptr && m->address.family() == family &&
-        std::memcmp(m->address.data(), destination, m->address.size()) == 0) {
-      return i;
+    for (std::size_t i = 0; i < snapshot.count; ++i) {
+      const Member& m = *snapshot.members[i];
+      if (m.address.is_v6() && std::memcmp(m.address.data(), bytes + 24, 16) == 0) {
+        return snapshot.slots[i];
+      }
     }
   }
-  return kMaxMembers;
+  return kMaxMembers;  // another destination, or too short / not IP: the main device
 }
 
 std::size_t TunGroup::write_batch(std::span<PacketBuffer* const> packets) {
   std::uint32_t occupied = occupied_.load(std::memory_order_acquire);
   if (occupied == 0) return main_.write_batch(packets);
-  std::array<const Member*, kMaxMembers> members{};
+  Snapshot snapshot;
   for (std::size_t i = 0; occupied != 0; ++i, occupied >>= 1) {
-    if ((occupied & 1u) != 0) members[i] = slots_[i].load(std::memory_order_acquire);
+    if ((occupied & 1u) == 0) continue;
+    // Null when unlinked since the load of occupied_.
+    if (const Member* m = slots_[i].load(std::memory_order_acquire)) {
+      snapshot.members[snapshot.count] = m;
+      snapshot.slots[snapshot.count++] = static_cast<std::uint8_t>(i);
+    }
   }
   std::size_t written = 0;
   while (!packets.empty()) {
     const std::size_t chunk = std::min(packets.size(), kMaxBatch);
     outgoing_count_.fill(0);
     for (std::size_t p = 0; p < chunk; ++p) {
-      const std::size_t slot = destination_slot(*packets[p], members);
+      const std::size_t slot = destination_slot(*packets[p], snapshot);
       outgoing_[slot][outgoing_count_[slot]++] = packets[p];
     }
-    for (std::size_t slot = 0; slot <= kMaxMembers; ++slot) {
+    for (std::size_t i = 0; i < snapshot.count; ++i) {
+      const std::size_t slot = snapshot.slots[i];
       const std::size_t n = outgoing_count_[slot];
-      if (n == 0) continue;
-      const std::span<PacketBuffer* const> list(outgoing_[slot].data(), n);
+      if (n != 0) {
+        written += snapshot.members[i]->device->write_batch(
+            std::span<PacketBuffer* const>(outgoing_[slot].data(), n));
+      }
+    }
+    if (const std::size_t n = outgoing_count_[kMaxMembers]; n != 0) {
       written +=
-          slot == kMaxMembers ? main_.write_batch(list) : members[slot]->device->write_batch(list);
+          main_.write_batch(std::span<PacketBuffer* const>(outgoing_[kMaxMembers].data(), n));
     }
     packets = packets.subspan(chunk);
   }

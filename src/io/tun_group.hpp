@@ -81,12 +81,18 @@ class TunGroup final : public TunDevice {
  private:
   struct Member {
     IpAddress address;
-    TunDevice* device;  // owned by owned_[slot]
+    TunDevice* device;     // owned by owned_[slot]
+    std::uint32_t v4 = 0;  // an IPv4 address's bytes as loaded from a packet (one compare)
+  };
+  // The members one write_batch sees, packed: their slots and pointers, `count` of them.
+  struct Snapshot {
+    std::array<const Member*, kMaxMembers> members{};
+    std::array<std::uint8_t, kMaxMembers> slots{};
+    std::size_t count = 0;
   };
   TunGroup(TunDevice& main, QsbrDomain& domain, UniqueFd epoll);
   // The slot of the member whose address is the destination of `packet`, or kMaxMembers.
-  std::size_t destination_slot(const PacketBuffer& packet,
-                               const std::array<const Member*, kMaxMembers>& members) const;
+  static std::size_t destination_slot(const PacketBuffer& packet, const Snapshot& snapshot);
 
   TunDevice& main_;
   QsbrDomain& domain_;
