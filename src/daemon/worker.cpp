@@ -110,19 +110,22 @@ void Worker::count_io_drops(const PacketBatch& batch) {
   }
 }
 
-bool Worker::outbound_batch(Timestamp now) {
+bool Worker::outbound_batch(Timestamp now, bool* more) {
   batch_.clear();
   const std::size_t read = tun_.read_batch(pool_, batch_);
   count_io_drops(batch_);
+  if (more != nullptr) *more = batch_.full() || pool_.available() == 0;
   if (read == 0) return batch_.io_drop_total != 0;
   outbound_.process(batch_, now);
   send_outbound();
   return true;
 }
 
-bool Worker::inbound_batch(Timestamp now) {
+bool Worker::inbound_batch(Timestamp now, bool* more) {
   batch_.clear();
-  if (socket_.receive_batch(pool_, batch_) == 0) return false;
+  const std::size_t received = socket_.receive_batch(pool_, batch_);
+  if (more != nullptr) *more = batch_.full() || pool_.available() == 0;
+  if (received == 0) return false;
   inbound_.process(batch_, now);
   std::array<PacketBuffer*, kMaxBatch> out;
   std::size_t n = 0;
@@ -168,17 +171,21 @@ void Worker::wake_control_if_needed(bool ike_noticed) {
   if (ike_noticed || !dataplane_.events.probably_empty()) wake_control_.signal();
 }
 
-bool Worker::poll_once() {
+bool Worker::poll_once() { return poll_seams(true, true).worked; }
+
+Worker::Pass Worker::poll_seams(bool tun, bool socket) {
+  Pass pass;
   const Timestamp now = clock_.now();
   read_path_mtu_reports(now);
   // Held packets first, so that they leave before later packets of their flow.
   const bool released = release_held(now);
   // Bounded work per pass: one batch each way, then the other seam gets its turn.
-  const bool sent = outbound_batch(now);
+  const bool sent = tun && outbound_batch(now, &pass.tun_again);
   if (released || sent) wake_control_if_needed(false);
-  const bool received = inbound_batch(now);
+  const bool received = socket && inbound_batch(now, &pass.socket_again);
   reader_->quiescent();
-  return released || sent || received;
+  pass.worked = released || sent || received;
+  return pass;
 }
 
 // Drains the socket's error queue into the path MTU table when epoll reported EPOLLERR, and
@@ -242,15 +249,27 @@ Result<void> Worker::run() {
       if (errno == EINTR) continue;
       return Error(std::string("worker: epoll_wait: ") + std::strerror(errno));
     }
+    bool tun = false;
+    bool socket = false;
     for (int i = 0; i < n; ++i) {
-      if ((events[i].events & EPOLLERR) != 0 && events[i].data.fd != tun_.fd() &&
-          events[i].data.fd != stop_->fd()) {
+      const int fd = events[i].data.fd;
+      if (fd == tun_.fd()) {
+        tun = true;
+      } else if (fd == socket_.fd()) {
+        socket = (events[i].events & ~std::uint32_t{EPOLLERR}) != 0;
+      }
+      if ((events[i].events & EPOLLERR) != 0 && fd != tun_.fd() && fd != stop_->fd()) {
         socket_error_pending_ = true;  // an error queue: path MTU reports
       }
     }
-    // Keep going while either seam still has data, one batch each way per turn. (After a
-    // timeout, n == 0, the pass retries the held packets.)
-    while (!stopping_.load(std::memory_order_relaxed) && poll_once()) {
+    // Keep going while a seam may still have data, one batch each way per turn; a seam that ran
+    // dry is read again when epoll reports it. (After a timeout, n == 0, the pass retries only
+    // the held packets.)
+    for (;;) {
+      const Pass pass = poll_seams(tun, socket);
+      tun = pass.tun_again;
+      socket = pass.socket_again;
+      if (stopping_.load(std::memory_order_relaxed) || !(tun || socket)) break;
     }
   }
   reader_->offline();

@@ -19,7 +19,8 @@
 //   3. every buffer goes back to the pool; the thread passes a QSBR quiescent point
 //   4. if the packet path queued events, wake the control thread
 // run() blocks in epoll_wait, QSBR-offline, while neither seam has anything: no busy polling
-// (while packets are held it wakes every 10 ms until they have left).
+// (while packets are held it wakes every 10 ms until they have left). After a wake-up it reads
+// only the seams epoll reported, and again only those that filled a batch (poll_seams).
 //
 // Owner: the worker's own thread; stop() and the counters may be used from any thread.
 #pragma once
@@ -87,6 +88,16 @@ class Worker {
   // thread must be the worker's QSBR reader (run() does this; tests call attach_reader()).
   // Returns whether either seam had anything.
   bool poll_once();
+  // What one pass did, and which seams may still hold packets: those that stopped at a full
+  // batch or an empty pool rather than because they ran dry.
+  struct Pass {
+    bool worked = false;
+    bool tun_again = false;
+    bool socket_again = false;
+  };
+  // One pass over the seams named (poll_once: both). run() reads only the seams epoll reported
+  // and those that had more, so a wake-up for one packet costs no reads that return EAGAIN.
+  Pass poll_seams(bool tun, bool socket);
   // For tests that drive poll_once() on their own thread.
   void attach_reader();
 
@@ -96,9 +107,11 @@ class Worker {
 
  private:
   bool release_held(Timestamp now);
-  bool outbound_batch(Timestamp now);
+  // Each returns whether it did anything; *more: whether the seam may hold more (it filled the
+  // batch or emptied the pool).
+  bool outbound_batch(Timestamp now, bool* more = nullptr);
   void send_outbound();
-  bool inbound_batch(Timestamp now);
+  bool inbound_batch(Timestamp now, bool* more = nullptr);
   void release(PacketBatch& batch);
   void count_io_drops(const PacketBatch& batch);
   void wake_control_if_needed(bool ike_noticed);

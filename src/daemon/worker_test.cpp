@@ -118,6 +118,33 @@ TEST_F(WorkerTest, EspFromThePeerEntersTheTun) {
   EXPECT_FALSE(worker_.poll_once()) << "nothing left";
 }
 
+// run() passes only the seams epoll reported, and again only those that may hold more.
+TEST_F(WorkerTest, APassReadsOnlyTheSeamsNamedAndSaysWhichMayHoldMore) {
+  tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1000, 53, 100));
+  socket_.inject(Endpoint{addr("198.18.0.2"), 4500},
+                 from_peer(udp_packet("198.18.20.1", "198.18.10.1", 53, 1000, 200)));
+  Worker::Pass pass = worker_.poll_seams(/*tun=*/false, /*socket=*/true);
+  EXPECT_TRUE(pass.worked);
+  EXPECT_FALSE(pass.tun_again);
+  EXPECT_FALSE(pass.socket_again) << "one datagram, then the socket ran dry";
+  EXPECT_EQ(tun_.take_written().size(), 1u);
+  EXPECT_TRUE(socket_.take_sent().empty()) << "the TUN device was not read";
+  pass = worker_.poll_seams(/*tun=*/true, /*socket=*/false);
+  EXPECT_TRUE(pass.worked);
+  EXPECT_FALSE(pass.tun_again);
+  EXPECT_EQ(socket_.take_sent().size(), 1u);
+
+  // Ten packets, eight buffers: the pass that emptied the pool says the device may hold more.
+  for (int i = 0; i < 10; ++i) tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1000, 53, 100));
+  pass = worker_.poll_seams(true, false);
+  EXPECT_TRUE(pass.tun_again);
+  EXPECT_EQ(socket_.take_sent().size(), 8u);
+  pass = worker_.poll_seams(true, false);
+  EXPECT_FALSE(pass.tun_again);
+  EXPECT_EQ(socket_.take_sent().size(), 2u);
+  EXPECT_FALSE(worker_.poll_seams(true, true).worked);
+}
+
 TEST_F(WorkerTest, IkeIsNoticedKeepalivesAreNot) {
   socket_.inject(Endpoint{addr("198.18.0.2"), 4500}, std::vector<std::uint8_t>{0xff});
   socket_.inject(Endpoint{addr("198.18.0.2"), 4500},

@@ -290,6 +290,10 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
   GroSlots& gro = *gro_slots_;
   std::size_t appended = 0;
   std::uint64_t bytes = 0;
+  // A recvmmsg that filled fewer slots than it had found the queue empty: calling it again in
+  // this pass would only return EAGAIN (a system call per wake-up saved; new datagrams make the
+  // socket readable again).
+  bool drained = false;
   for (;;) {
     // Hand out what the last recvmmsg left, datagram by datagram, into pool buffers.
     bool stalled = false;
@@ -328,7 +332,7 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
       }
       if (m.offset >= m.length) ++gro.next;
     }
-    if (stalled || batch.full() || pool.available() == 0) break;
+    if (stalled || drained || batch.full() || pool.available() == 0) break;
 
     // Everything handed out: receive the next messages, each up to 64 KiB.
     for (std::size_t i = 0; i < kGroSlots; ++i) {
@@ -349,6 +353,7 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
       break;
     }
     gro.count = static_cast<std::size_t>(received);
+    drained = gro.count < kGroSlots;
     gro.next = 0;
     for (std::size_t i = 0; i < gro.count; ++i) {
       msghdr& h = gro.messages[i].msg_hdr;
