@@ -28,7 +28,7 @@ import harness as h  # noqa: E402
 BASE_PORT = 5201
 
 
-def config(side, keys, workers, streams, per_stream_sas):
+def config(side, keys, workers, streams, per_stream_sas, busy_poll=None):
     a_out, b_out = h.A_OUTER4, h.B_OUTER4
     pairs = streams if per_stream_sas else 1
     states, policies = [], []
@@ -65,6 +65,7 @@ def config(side, keys, workers, streams, per_stream_sas):
   }}
   control_socket = @SOCKET@
   workers = {workers}
+{"" if busy_poll is None else f"  busy_poll = {busy_poll}"}
   states {{
 {nl.join(states)}
   }}
@@ -75,13 +76,14 @@ def config(side, keys, workers, streams, per_stream_sas):
 """
 
 
-def measure(workers, streams, per_stream_sas, seconds):
+def measure(workers, streams, per_stream_sas, seconds, busy_poll=None):
     with h.Topology("wrk") as topology:
         pair = h.Pair(topology)
         keys = h.Keys()
         uipsecd, uipsec = h.binaries()
         daemons = [h.Daemon(ns, pair.workdir, side,
-                            config(side, keys, workers, streams, per_stream_sas), uipsecd, uipsec)
+                            config(side, keys, workers, streams, per_stream_sas, busy_poll),
+                            uipsecd, uipsec)
                    for ns, side in ((pair.a, "a"), (pair.b, "b"))]
         h.ping(pair.a, h.A_INNER4, h.B_INNER4, count=1)
         ports = [BASE_PORT + k for k in range(streams)]
@@ -108,6 +110,11 @@ def measure(workers, streams, per_stream_sas, seconds):
         return total
 
 
+def name(layout):
+    shape, poll = layout
+    return shape if poll is None else f"{shape} busy_poll={poll}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2,4")
@@ -115,17 +122,21 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--layouts", default="sas=N,sas=1")
+    parser.add_argument("--busy-poll", default="",
+                        help="comma-separated uipsec.busy_poll values (microseconds) to alternate "
+                             "as further layouts; default: the daemon's default only")
     args = parser.parse_args()
     h.require_root()
     counts = [int(w) for w in args.workers.split(",")]
-    layouts = args.layouts.split(",")
+    polls = [int(v) for v in args.busy_poll.split(",")] if args.busy_poll else [None]
+    layouts = [(layout, poll) for layout in args.layouts.split(",") for poll in polls]
     results = {(layout, w): [] for layout in layouts for w in counts}
     for round_index in range(args.rounds):
         for layout in layouts:
             for w in counts:
-                gbit = measure(w, args.streams, layout == "sas=N", args.seconds)
+                gbit = measure(w, args.streams, layout[0] == "sas=N", args.seconds, layout[1])
                 results[(layout, w)].append(gbit)
-                print(f"round {round_index + 1} {layout} workers={w}: {gbit:.2f} Gbit/s",
+                print(f"round {round_index + 1} {name(layout)} workers={w}: {gbit:.2f} Gbit/s",
                       flush=True)
     print(f"\n{args.streams} TCP streams, {args.seconds} s, median of {args.rounds} rounds "
           f"(nproc {os.cpu_count()})")
@@ -138,7 +149,7 @@ def main():
         for w in counts:
             m = statistics.median(results[(layout, w)])
             cells.append(f"{m:.2f} Gbit/s ({m / base:.2f}x)")
-        print(f"| {layout} | " + " | ".join(cells) + " |")
+        print(f"| {name(layout)} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -296,6 +296,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   p->wake = std::make_unique<EventFd>(std::move(*wake));
   Worker::Options worker_options;
   worker_options.packet_buffers = config.packet_buffers;
+  worker_options.busy_poll_ns = std::int64_t{config.busy_poll_us} * 1000;
   DatagramSocket& esp_socket = p->transports ? *p->transports : *p->socket;
   if (config.tun_per_virtual_ip) {
     auto group = TunGroup::open(*p->tun, p->domain);

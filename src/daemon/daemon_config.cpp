@@ -13,7 +13,7 @@ namespace uipsec {
 
 namespace {
 
-constexpr std::array<std::string_view, 20> kUipsecKeys = {"workers",
+constexpr std::array<std::string_view, 21> kUipsecKeys = {"workers",
                                                           "ike_port",
                                                           "nat_keepalive_interval",
                                                           "nat_t_port",
@@ -32,7 +32,8 @@ constexpr std::array<std::string_view, 20> kUipsecKeys = {"workers",
                                                           "state_directory",
                                                           "sequence_reservation",
                                                           "icmp_too_big_rate",
-                                                          "tun_per_virtual_ip"};
+                                                          "tun_per_virtual_ip",
+                                                          "busy_poll"};
 constexpr std::array<std::string_view, 4> kUipsecSections = {"tun", "routes", "states", "policies"};
 constexpr std::array<std::string_view, 3> kTunKeys = {"name", "mtu", "mode"};
 constexpr std::array<std::string_view, 7> kRoutesKeys = {
@@ -227,6 +228,9 @@ Result<DaemonConfig> load_daemon_config(const Settings& settings) {
   auto icmp_rate = u->get_uint("icmp_too_big_rate", 0, 1'000'000, c.icmp_too_big_rate);
   if (!icmp_rate) return icmp_rate.error();
   c.icmp_too_big_rate = static_cast<std::uint32_t>(*icmp_rate);
+  auto busy_poll = u->get_uint("busy_poll", 0, kMaxBusyPollMicroseconds, c.busy_poll_us);
+  if (!busy_poll) return busy_poll.error();
+  c.busy_poll_us = static_cast<std::uint32_t>(*busy_poll);
 
   for (auto [key, value] : {std::pair<const char*, bool*>{"offload", &c.offload},
                             {"udp_gso", &c.udp_gso},

@@ -43,6 +43,8 @@ struct Declared {
 };
 
 inline constexpr std::uint32_t kMaxWorkers = 64;
+// Upper bound of uipsec.busy_poll, in microseconds (10 ms: beyond that it is polling, not a wait).
+inline constexpr std::uint32_t kMaxBusyPollMicroseconds = 10000;
 
 // The number of workers `uipsec.workers = auto` gives on a host with `cpus` CPUs: one on two or
 // fewer (both tunnel ends and the applications share them), else one per two CPUs, at most 8.
@@ -115,6 +117,9 @@ struct DaemonConfig {
   // uipsec.icmp_too_big_rate: ICMP "fragmentation needed" / "packet too big" errors per second
   // for inner packets over the learned path MTU (burst 50; 0: none, they are only dropped)
   std::uint32_t icmp_too_big_rate = 1000;
+  // uipsec.busy_poll: microseconds a worker keeps polling after moving packets before it sleeps
+  // again (Worker::Options::busy_poll_ns; 0: sleeps at once)
+  std::uint32_t busy_poll_us = 50;
 
   // uipsec.states.NAME / uipsec.policies.NAME, in `ip xfrm` syntax
   std::vector<Declared<SaConfig>> states;

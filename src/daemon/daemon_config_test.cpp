@@ -156,6 +156,23 @@ TEST(DaemonConfig, IkePortAndKeepaliveInterval) {
   EXPECT_FALSE(load("uipsec {\n  nat_keepalive_interval = 3601\n}\n").ok());
 }
 
+TEST(DaemonConfig, BusyPollIsMicrosecondsUpToTenMilliseconds) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->busy_poll_us, 50u);
+  c = load("uipsec {\n  busy_poll = 0\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->busy_poll_us, 0u);
+  c = load("uipsec {\n  busy_poll = 10000\n}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->busy_poll_us, 10000u);
+  for (const char* bad : {"10001", "-1", "50us", "0x"}) {
+    auto r = load(std::string("uipsec {\n  busy_poll = ") + bad + "\n}\n");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message().find("busy_poll"), std::string::npos) << r.error().message();
+  }
+}
+
 TEST(DaemonConfig, SequenceMarginZeroTurnsItOffAndTooLargeIsRefused) {
   auto off = load("uipsec {\n  sequence_margin = 0\n}\n");
   ASSERT_TRUE(off.ok()) << off.error().message();

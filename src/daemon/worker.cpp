@@ -1,11 +1,13 @@
 #include "daemon/worker.hpp"
 
+#include <sched.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "base/unique_fd.hpp"
 #include "dataplane/path_mtu.hpp"
@@ -23,6 +25,14 @@ AcquireHold::Limits hold_limits(const Worker::Options& o) {
   limits.total = o.held_per_policy == 0 ? 0 : std::min({share, o.packet_buffers / 2, kMaxBatch});
   limits.timeout_ns = o.hold_timeout_ns;
   return limits;
+}
+
+// Real time for the busy-poll window (the injected clock_ is the packet path's time, which a
+// test may hold still).
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 // How long run() sleeps at most while packets are held.
@@ -45,6 +55,7 @@ Worker::Worker(Dataplane& dataplane, std::size_t index, TunDevice& tun, Datagram
       inbound_(dataplane, index, counters_),
       pool_(options.packet_buffers, options.buffer_capacity),
       ike_slot_(std::make_unique<IkeDatagram>()),
+      busy_poll_ns_(std::max<std::int64_t>(options.busy_poll_ns, 0)),
       error_queues_(socket.error_queue_fds(error_queue_fds_)) {
   // Made here, not in run(): stop() may come from another thread before or while run() starts,
   // and must find the descriptor it signals already in place (never written again).
@@ -238,13 +249,25 @@ Result<void> Worker::run() {
   }
   attach_reader();
   epoll_event events[4 + kMaxErrorQueues];
+  // Until when run() polls instead of sleeping (busy_poll_ns_ after the last pass that worked).
+  std::int64_t poll_until_ns = 0;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    // Offline while asleep: the control thread may free retired tables meanwhile.
-    reader_->offline();
-    // Held packets must leave or expire although nothing else happens: wake up for them.
-    const int n = epoll_wait(epoll.get(), events, static_cast<int>(std::size(events)),
-                             outbound_.holding() ? kHoldRecheckMs : -1);
-    reader_->online();
+    int n;
+    if (busy_poll_ns_ > 0 && monotonic_ns() < poll_until_ns) {
+      // Polling: a quiescent point per round (grace periods do not wait for the spin), and the
+      // CPU to whatever else is runnable on it first (both tunnel ends and the applications may
+      // share few cores).
+      reader_->quiescent();
+      sched_yield();
+      n = epoll_wait(epoll.get(), events, static_cast<int>(std::size(events)), 0);
+    } else {
+      // Offline while asleep: the control thread may free retired tables meanwhile.
+      reader_->offline();
+      // Held packets must leave or expire although nothing else happens: wake up for them.
+      n = epoll_wait(epoll.get(), events, static_cast<int>(std::size(events)),
+                     outbound_.holding() ? kHoldRecheckMs : -1);
+      reader_->online();
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       return Error(std::string("worker: epoll_wait: ") + std::strerror(errno));
@@ -265,12 +288,15 @@ Result<void> Worker::run() {
     // Keep going while a seam may still have data, one batch each way per turn; a seam that ran
     // dry is read again when epoll reports it. (After a timeout, n == 0, the pass retries only
     // the held packets.)
+    bool worked = false;
     for (;;) {
       const Pass pass = poll_seams(tun, socket);
+      worked = worked || pass.worked;
       tun = pass.tun_again;
       socket = pass.socket_again;
       if (stopping_.load(std::memory_order_relaxed) || !(tun || socket)) break;
     }
+    if (worked && busy_poll_ns_ > 0) poll_until_ns = monotonic_ns() + busy_poll_ns_;
   }
   reader_->offline();
   reader_.reset();

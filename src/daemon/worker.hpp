@@ -69,6 +69,12 @@ class Worker {
     std::size_t held_per_policy = 4;
     std::size_t held_total = 0;
     std::int64_t hold_timeout_ns = 1'000'000'000;
+    // After a wake-up that moved packets, run() keeps polling the seams this long (real time,
+    // yielding the CPU between polls) before it sleeps in epoll_wait again: a packet that comes
+    // meanwhile (the next train of a TCP flow, a ping's reply) is taken without the cost of a
+    // wake-up — on a VM, the halt and the IPI that rouse an idle vCPU. 0: sleep at once. With no
+    // traffic nothing spins. uipsec.busy_poll (docs/CONFIGURATION.md).
+    std::int64_t busy_poll_ns = 0;
   };
 
   // Everything referenced must outlive the worker. `wake_control` is signalled when the packet
@@ -137,6 +143,7 @@ class Worker {
   std::unique_ptr<EventFd> stop_;
   std::optional<Error> stop_error_;
   std::atomic<bool> stopping_{false};
+  const std::int64_t busy_poll_ns_;
   // The socket's error queues (path MTU reports, DatagramSocket::error_queue_fds: the ESP-in-UDP
   // socket's and the raw ESP sockets'), polled for EPOLLERR and drained into
   // Dataplane::path_mtu: EPOLLERR seen, and when to look anyway.

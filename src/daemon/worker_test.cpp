@@ -3,6 +3,8 @@
 #include "daemon/worker.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <time.h>
 
 #include <chrono>
 #include <thread>
@@ -208,6 +210,48 @@ TEST_F(WorkerTest, RunSleepsUntilWorkArrivesAndStops) {
   worker_.stop();
   thread.join();
   EXPECT_EQ(worker_.counters().sealed.get(), 1u);
+}
+
+// CPU time the thread has used so far.
+std::int64_t thread_cpu_ns(pthread_t thread) {
+  clockid_t id;
+  if (pthread_getcpuclockid(thread, &id) != 0) return -1;
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// With busy polling the worker takes what comes within the window, and afterwards sleeps again:
+// the window is real time (the test's clock stands still), and empty polls do not extend it.
+TEST_F(WorkerTest, BusyPollEndsAndTheWorkerSleepsAgain) {
+  Worker::Options options{8, kLargeBufferCapacity};
+  options.busy_poll_ns = 20'000'000;  // 20 ms: long enough to be seen
+  Worker polling{host_.dataplane, 0, tun_, socket_, host_.domain, wake_, notices_, clock_, options};
+  std::thread thread([&] { ASSERT_TRUE(polling.run().ok()); });
+  auto wait_sealed = [&](std::uint64_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (polling.counters().sealed.get() < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    return polling.counters().sealed.get();
+  };
+  tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 10));
+  EXPECT_EQ(wait_sealed(1), 1u);
+  tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 11));  // most likely while polling
+  EXPECT_EQ(wait_sealed(2), 2u);
+  // Well past the window: asleep in epoll_wait, using no CPU however long it waits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::int64_t before = thread_cpu_ns(thread.native_handle());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::int64_t after = thread_cpu_ns(thread.native_handle());
+  ASSERT_GE(before, 0);
+  EXPECT_LT(after - before, 10'000'000) << "the worker kept polling without traffic";
+  // And it still wakes up for the next packet.
+  tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1, 2, 12));
+  EXPECT_EQ(wait_sealed(3), 3u);
+  polling.stop();
+  thread.join();
+  EXPECT_EQ(socket_.take_sent().size(), 3u);
 }
 
 // Packets for a PROTECT policy whose SA is missing wait in the worker's hold: 3 per policy, 4 in
