@@ -26,6 +26,12 @@ bool template_matches(const PolicyTemplate& tmpl, const SecurityAssociation& sa)
 }  // namespace
 
 void InboundPath::process(PacketBatch& batch, Timestamp now) {
+  process_batch(batch, now);
+  pending_policy_.flush();
+  pending_sa_.flush();
+}
+
+void InboundPath::process_batch(PacketBatch& batch, Timestamp now) {
   // Policies may go between batches (a quiescent point): no lookup outlives its batch.
   last_check_.valid = false;
   if (!dataplane_.stage(batch.size, dataplane_.sad.inbound_slots(), 0)) {
@@ -182,7 +188,7 @@ Verdict InboundPath::process_one(PacketBuffer& packet, SecurityAssociation* sa, 
     return checked;
   }
 
-  report_lifetime(dataplane_, counters_, *sa, sa->account(packet.size(), now));
+  report_lifetime(dataplane_, counters_, *sa, pending_sa_.account(*sa, packet.size(), now));
   meta.spi = sa->spi().value();
   counters_.opened.add();
   return Verdict::deliver_to_tun();
@@ -230,8 +236,7 @@ Verdict InboundPath::check_policy(const SecurityAssociation& sa, const IpPacketI
       break;
   }
   PolicyCounters& pc = policy->counters();
-  pc.packets.add();
-  pc.bytes.add(inner.total_length);
+  pending_policy_.add(pc, inner.total_length);
   pc.last_use_ns.store(now.nanoseconds(), std::memory_order_relaxed);
   return Verdict::deliver_to_tun();
 }

@@ -37,6 +37,7 @@
 
 #include "base/clock.hpp"
 #include "dataplane/dataplane_context.hpp"
+#include "dataplane/pending_counts.hpp"
 #include "packet/packet_batch.hpp"
 #include "wire/ip_packet.hpp"
 
@@ -60,6 +61,8 @@ class InboundPath {
     SecurityAssociation* sa = nullptr;
     const SecurityAssociation* likely_sa = nullptr;  // prefetching only: before find_inbound
   };
+  // process() without flushing the pending counts.
+  void process_batch(PacketBatch& batch, Timestamp now);
   // Step 1 for one packet: sets found.verdict, or found.spi for an ESP packet.
   void screen(PacketBuffer& packet, Lookup& found);
   // Steps 1-2 for a whole batch, in prefetching passes.
@@ -88,6 +91,10 @@ class InboundPath {
     Policy* policy = nullptr;
   };
   LastCheck last_check_;
+  // Policy and SA counts of the current run of packets (pending_counts.hpp); flushed before
+  // process() returns.
+  PendingPolicyCounts pending_policy_;
+  PendingSaCounts pending_sa_;
 };
 
 }  // namespace uipsec

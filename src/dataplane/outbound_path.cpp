@@ -32,6 +32,16 @@ TrafficSelector selector_of(const IpPacketInfo& packet) {
 }  // namespace
 
 void OutboundPath::process(PacketBatch& batch, Timestamp now) {
+  process_batch(batch, now);
+  flush_counts();
+}
+
+void OutboundPath::flush_counts() {
+  pending_policy_.flush();
+  pending_sa_.flush();
+}
+
+void OutboundPath::process_batch(PacketBatch& batch, Timestamp now) {
   if (!dataplane_.stage(batch.size, dataplane_.sad.outbound_slots(),
                         dataplane_.spd.count(PolicyDirection::kOut))) {
     // Consecutive packets of one flow (the segments of a super-packet) share one SPD and SAD
@@ -188,6 +198,7 @@ std::size_t OutboundPath::release_held(PacketBatch& out, Timestamp now) {
     }
     return true;
   });
+  flush_counts();
   return out.size - before;
 }
 
@@ -200,8 +211,7 @@ Verdict OutboundPath::process_one(PacketBuffer& packet, const Lookup& found, Tim
   if (policy == nullptr) return Verdict::drop(DropReason::kNoPolicy);
   if (first) {  // a held packet was counted on its policy when it came
     PolicyCounters& pc = policy->counters();
-    pc.packets.add();
-    pc.bytes.add(info->total_length);
+    pending_policy_.add(pc, info->total_length);
     pc.last_use_ns.store(now.nanoseconds(), std::memory_order_relaxed);
   }
   switch (policy->action()) {
@@ -270,7 +280,7 @@ Verdict OutboundPath::process_one(PacketBuffer& packet, const Lookup& found, Tim
   }
 
   // A packet that crosses the hard limit still goes; the SA carries no more after it.
-  report_lifetime(dataplane_, counters_, *sa, sa->account(inner_size, now));
+  report_lifetime(dataplane_, counters_, *sa, pending_sa_.account(*sa, inner_size, now));
 
   const SaEndpoints& endpoints = sa->endpoints();
   PacketMeta& meta = packet.meta;

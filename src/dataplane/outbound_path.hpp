@@ -39,6 +39,7 @@
 #include "base/clock.hpp"
 #include "dataplane/acquire_hold.hpp"
 #include "dataplane/dataplane_context.hpp"
+#include "dataplane/pending_counts.hpp"
 #include "packet/packet_batch.hpp"
 #include "wire/ip_packet.hpp"
 
@@ -83,6 +84,10 @@ class OutboundPath {
     SecurityAssociation* sa = nullptr;
     const SecurityAssociation* likely_sa = nullptr;  // prefetching only: before find_outbound
   };
+  // process() without flushing the pending counts.
+  void process_batch(PacketBatch& batch, Timestamp now);
+  // Adds the runs counted in pending_policy_ and pending_sa_ to their counters.
+  void flush_counts();
   // Steps 1-3 for one packet without staging (held packets).
   Lookup look_up(const PacketBuffer& packet) const;
   // The same into `found`, which holds the previous packet's lookup (or none): a packet with the
@@ -107,6 +112,10 @@ class OutboundPath {
   // The SA database generation at the last retry, and when the next retry is due regardless.
   std::uint64_t retried_generation_ = 0;
   std::int64_t next_recheck_ns_ = 0;
+  // Policy and SA counts of the current run of packets (pending_counts.hpp); flushed before
+  // process() and release_held() return.
+  PendingPolicyCounts pending_policy_;
+  PendingSaCounts pending_sa_;
   // process()'s per-packet lookups: here rather than on the stack, where 12 KiB of them would be
   // initialised on every call.
   std::array<Lookup, kMaxBatch> lookups_;

@@ -85,16 +85,24 @@ LifetimeEvent SecurityAssociation::raise(bool soft_crossed, bool hard_crossed) {
   return LifetimeEvent::kNone;
 }
 
-LifetimeEvent SecurityAssociation::account(std::size_t bytes, Timestamp now) {
+void SecurityAssociation::account_run(std::uint64_t packets, std::uint64_t bytes, Timestamp now) {
+  assert(!has_volume_limits_ && "an SA with volume limits counts every packet (account)");
+  count(packets, bytes, now);
+}
+
+void SecurityAssociation::count(std::uint64_t packets, std::uint64_t bytes, Timestamp now) {
   counters_.bytes.add(bytes);
-  counters_.packets.add();
+  counters_.packets.add(packets);
   const std::int64_t ns = now.nanoseconds();
   if (counters_.first_use_ns.load(std::memory_order_relaxed) == 0) {
     std::int64_t expected = 0;
     counters_.first_use_ns.compare_exchange_strong(expected, ns, std::memory_order_relaxed);
   }
   counters_.last_use_ns.store(ns, std::memory_order_relaxed);
+}
 
+LifetimeEvent SecurityAssociation::account(std::size_t bytes, Timestamp now) {
+  count(1, bytes, now);
   if (!has_volume_limits_) return LifetimeEvent::kNone;
   const std::uint64_t total_bytes = counters_.bytes.get();
   const std::uint64_t total_packets = counters_.packets.get();

@@ -113,6 +113,12 @@ class alignas(kCacheLine) SecurityAssociation {
   // kSoft or kHard exactly once each, when a limit is first crossed (the caller raises the
   // event); afterwards kNone.
   LifetimeEvent account(std::size_t bytes, Timestamp now);
+  // Whether the SA has byte or packet limits: only then must account() see every packet as it
+  // goes; otherwise a path may count a run of packets at once (account_run).
+  bool has_volume_limits() const { return has_volume_limits_; }
+  // Packet path, for an SA without volume limits: counts `packets` packets of `bytes` bytes in
+  // all, used at `now` — one atomic add per counter for the whole run.
+  void account_run(std::uint64_t packets, std::uint64_t bytes, Timestamp now);
   // Control path (timer): checks the time limits the same way.
   LifetimeEvent check_time(Timestamp now);
   // Packet path, after OutboundSequence::next() handed out `seq`: kSoft once, when at most the
@@ -149,6 +155,8 @@ class alignas(kCacheLine) SecurityAssociation {
  private:
   SecurityAssociation(SaConfig config, Timestamp now, std::uint64_t sequence_margin);
   LifetimeEvent raise(bool soft_crossed, bool hard_crossed);
+  // Adds to the byte and packet counters and notes the use (first and last).
+  void count(std::uint64_t packets, std::uint64_t bytes, Timestamp now);
 
   // Layout: what a packet reads comes first, in kHotBytes (4 cache lines), so that a batch
   // prefetches 4 lines per SA instead of the whole object's 9; the configuration, of which the
