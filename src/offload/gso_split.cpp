@@ -131,8 +131,11 @@ std::size_t write_segment(const SegmentPlan& plan, ByteSpan packet, std::size_t 
   const std::size_t chunk = size - plan.header_len;
   const std::size_t l3 = plan.l3_len;
   std::memcpy(out, packet.data(), plan.header_len);
-  std::memcpy(out + plan.header_len,
-              packet.data() + plan.header_len + index * std::size_t{plan.segment_payload}, chunk);
+  // The payload is copied and summed in one pass; the L4 header, once rewritten, is summed
+  // below and added (it ends at an even offset: TCP headers are 4-byte words, UDP's 8 bytes).
+  const std::uint16_t payload_sum = inet_sum_copy(
+      out + plan.header_len,
+      ByteSpan(packet.data() + plan.header_len + index * std::size_t{plan.segment_payload}, chunk));
 
   const bool first = index == 0;
   const bool last = index + 1 == plan.count;
@@ -172,7 +175,8 @@ std::size_t write_segment(const SegmentPlan& plan, ByteSpan packet, std::size_t 
   store_be16(l4 + check_at, 0);
   const std::uint16_t pseudo =
       pseudo_header_sum(src, dst, protocol, static_cast<std::uint32_t>(l4_size));
-  std::uint16_t check = inet_checksum_finish(inet_sum(ByteSpan(l4, l4_size), pseudo));
+  std::uint16_t check = inet_checksum_finish(
+      inet_sum(ByteSpan(l4, plan.header_len - l3), inet_sum_combine(pseudo, payload_sum)));
   if (check == 0 && protocol == kProtocolUdp) check = 0xffff;
   store_be16(l4 + check_at, check);
   return size;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "base/bytes.hpp"
 #include "base/ip_address.hpp"
@@ -18,6 +19,22 @@ namespace uipsec {
 // zero, so only continue a sum this way after an even number of bytes; to join pieces of any
 // length use inet_sum_combine. Reads exactly data.size() bytes, any alignment.
 std::uint16_t inet_sum(ByteSpan data, std::uint16_t sum = 0);
+
+// inet_sum of `src`, which is copied to `dst` on the way (one pass over the bytes instead of a
+// memcpy and a sum). `dst` holds src.size() bytes and does not overlap `src`.
+std::uint16_t inet_sum_copy(std::uint8_t* dst, ByteSpan src, std::uint16_t sum = 0);
+
+// How the sums are computed: a scalar loop, and vector loops (AVX2, AVX-512) where the CPU has
+// them; inet_sum and inet_sum_copy use the last (fastest) available one for 64 bytes and more.
+// `sum` and `sum_copy` return the native-order sum of the bytes before folding (internal
+// units; exposed so that tests can compare every implementation with the scalar one).
+struct InetSumImplementation {
+  const char* name;
+  std::uint64_t (*sum)(const std::uint8_t* data, std::size_t size);
+  std::uint64_t (*sum_copy)(std::uint8_t* dst, const std::uint8_t* src, std::size_t size);
+};
+std::span<const InetSumImplementation> inet_sum_implementations();
+const InetSumImplementation& inet_sum_implementation();
 
 // The sum of two adjacent pieces of one run of bytes: `a` covers the bytes before the second
 // piece, `b` the second piece, which begins `offset_of_b` bytes into the run (an odd offset

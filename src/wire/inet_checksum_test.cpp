@@ -80,6 +80,64 @@ TEST(InetChecksum, MatchesNaiveSumWhenEveryWordCarries) {
   EXPECT_EQ(inet_sum(big), naive_sum(big));
 }
 
+// Every implementation this CPU runs (scalar, AVX2, AVX-512) against the scalar loop: lengths
+// around the vector widths and their tails, every alignment within a cache line, and data
+// whose words all carry.
+TEST(InetChecksum, EveryImplementationMatchesTheScalarLoop) {
+  const auto implementations = inet_sum_implementations();
+  ASSERT_FALSE(implementations.empty());
+  EXPECT_STREQ(implementations[0].name, "scalar");
+  const InetSumImplementation& scalar = implementations[0];
+  std::mt19937 rng(4543);
+  const auto random = random_bytes(rng, 70000);
+  const std::vector<std::uint8_t> ones(70000, 0xff);
+  std::vector<std::size_t> lengths;
+  for (std::size_t n = 0; n <= 260; ++n) lengths.push_back(n);
+  for (const std::size_t n : {511u, 512u, 1399u, 1400u, 1500u, 9000u, 65535u, 65600u}) {
+    lengths.push_back(n);
+  }
+  for (const InetSumImplementation& impl : implementations) {
+    for (const auto* source : {&random, &ones}) {
+      for (const std::size_t length : lengths) {
+        for (std::size_t align = 0; align<64; align += length> 300 ? 13 : 1) {
+          const std::uint8_t* data = source->data() + align;
+          const std::uint64_t expected = scalar.sum(data, length);
+          // End-around carry keeps sums congruent modulo 2^64 - 1, and so modulo 2^16 - 1:
+          // the one's-complement value, whichever of its two zeros a loop ends on.
+          ASSERT_EQ(impl.sum(data, length) % 0xffff, expected % 0xffff)
+              << impl.name << " length " << length << " align " << align;
+        }
+      }
+    }
+  }
+}
+
+TEST(InetChecksum, SumCopyCopiesExactlyTheBytesAndSumsThem) {
+  std::mt19937 rng(1624);
+  const auto source = random_bytes(rng, 2100);
+  for (const InetSumImplementation& impl : inet_sum_implementations()) {
+    for (std::size_t length = 0; length <= 1600; length += length < 200 ? 1 : 61) {
+      for (std::size_t align = 0; align < 3; ++align) {
+        std::vector<std::uint8_t> out(length + 130, 0xa5);
+        const std::uint8_t* src = source.data() + align + 1;
+        const std::uint64_t copied = impl.sum_copy(out.data() + 64, src, length);
+        ASSERT_EQ(copied % 0xffff, impl.sum(src, length) % 0xffff) << impl.name << " " << length;
+        ASSERT_TRUE(std::equal(src, src + length, out.begin() + 64)) << impl.name << " " << length;
+        // Nothing outside the destination is touched (the AVX-512 tail is a masked store).
+        ASSERT_TRUE(std::all_of(out.begin(), out.begin() + 64, [](auto b) { return b == 0xa5; }));
+        ASSERT_TRUE(std::all_of(out.begin() + 64 + static_cast<std::ptrdiff_t>(length), out.end(),
+                                [](auto b) { return b == 0xa5; }))
+            << impl.name << " " << length;
+      }
+    }
+  }
+  // The public form: the same sum as inet_sum, with the initial sum folded in.
+  std::vector<std::uint8_t> out(1400);
+  const ByteSpan src(source.data() + 3, 1400);
+  EXPECT_EQ(inet_sum_copy(out.data(), src, 0x1234), inet_sum(src, 0x1234));
+  EXPECT_EQ(inet_sum_copy(out.data(), src, 0x1234), naive_sum(src, 0x1234));
+}
+
 TEST(InetChecksum, CombinesPiecesSplitAtAnyOffset) {
   std::mt19937 rng(2);
   const auto data = random_bytes(rng, 101);
