@@ -58,7 +58,15 @@ class IpAddress {
     if (const auto c = a.v6_ <=> b.v6_; c != 0) return c;
     return a.bytes_ <=> b.bytes_;
   }
-  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  // Two 8-byte words and the family, inline: the defaulted form called memcmp for the array,
+  // ~1.5 % of a tunnel's CPU in the packet paths' endpoint and selector comparisons.
+  friend bool operator==(const IpAddress& a, const IpAddress& b) {
+    std::uint64_t a_words[2];
+    std::uint64_t b_words[2];
+    std::memcpy(a_words, a.bytes_.data(), sizeof(a_words));
+    std::memcpy(b_words, b.bytes_.data(), sizeof(b_words));
+    return ((a_words[0] ^ b_words[0]) | (a_words[1] ^ b_words[1])) == 0 && a.v6_ == b.v6_;
+  }
 
  private:
   // The default address, 0.0.0.0, is all zero bytes (the family too): headers and metadata that
