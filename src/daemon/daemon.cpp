@@ -291,6 +291,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
   p->dataplane.reset(new Dataplane{*p->sad, *p->spd, *p->events});
   p->path_mtu = std::make_unique<PathMtu>(config.icmp_too_big_rate);
   p->dataplane->path_mtu = p->path_mtu.get();
+  p->dataplane->verify_tcp_checksums = first_queue->gro();
   auto wake = EventFd::create();
   if (!wake) return wake.error();
   p->wake = std::make_unique<EventFd>(std::move(*wake));

@@ -51,6 +51,10 @@ struct Dataplane {
   // Learned outer path MTUs and the ICMP "too big" rate (dataplane/path_mtu.hpp); nullptr: no
   // path MTU check, every packet is sealed whatever its size.
   PathMtu* path_mtu = nullptr;
+  // The TUN writer coalesces decrypted TCP segments (offload/gro.hpp) and needs each one's
+  // checksum verified: the inbound path does it right after decryption, while the bytes are
+  // still in the L1 cache, and marks the packet (PacketMeta::tcp_checksum_verified).
+  bool verify_tcp_checksums = false;
 };
 
 // One worker's counters: written by that worker only, read by the control thread.

@@ -175,6 +175,65 @@ TEST_F(TunnelTest, CarriesIpv6InsideIpv4AndIpv4InsideIpv6) {
   EXPECT_EQ(std::vector<std::uint8_t>(batch[0]->data(), batch[0]->data() + batch[0]->size()), v4);
 }
 
+// A TCP segment (ACK, 20-byte header, `payload_size` bytes of data) with its checksums filled in.
+std::vector<std::uint8_t> tcp_packet(const char* src, const char* dst, std::size_t payload_size) {
+  // udp_packet's IP header with 12 more bytes of L4: room for a 20-byte TCP header.
+  auto p = udp_packet(src, dst, 1000, 2000, payload_size + 12);
+  const IpAddress s = addr(src);
+  const IpAddress d = addr(dst);
+  const std::size_t l3 = s.is_v4() ? 20 : 40;
+  if (s.is_v4()) {
+    p[9] = ip_protocol::kTcp;
+    store_be16(&p[10], 0);
+    store_be16(&p[10], inet_checksum(ByteSpan(p.data(), l3)));
+  } else {
+    p[6] = ip_protocol::kTcp;
+  }
+  std::uint8_t* tcp = p.data() + l3;
+  std::fill(tcp, tcp + 20, 0);
+  store_be16(tcp, 1000);
+  store_be16(tcp + 2, 2000);
+  store_be32(tcp + 4, 1);
+  store_be32(tcp + 8, 1);
+  tcp[12] = 5 << 4;
+  tcp[13] = 0x10;  // ACK
+  store_be16(tcp + 14, 65535);
+  const auto length = static_cast<std::uint32_t>(p.size() - l3);
+  store_be16(tcp + 16,
+             inet_checksum_finish(inet_sum(ByteSpan(tcp, length),
+                                           pseudo_header_sum(s, d, ip_protocol::kTcp, length))));
+  return p;
+}
+
+// With a coalescing TUN writer the inbound path verifies each decrypted TCP segment's checksum
+// and marks it; a wrong checksum is not marked (the coalescer then sums it itself and leaves it
+// to the kernel), nor is anything but TCP, nor anything while the option is off.
+TEST_F(TunnelTest, MarksDecryptedTcpSegmentsWhoseChecksumIsRight) {
+  add_sa(test::sa_config("198.18.0.1", "198.18.0.2", 0x1001));
+  const auto verified = [&](const std::vector<std::uint8_t>& bytes) {
+    std::vector<PacketBuffer*> batch{packet(bytes)};
+    EXPECT_EQ(a_.send(batch, now_)[0], Verdict::send_to_peer());
+    deliver(*batch[0]);
+    EXPECT_EQ(b_.receive(batch, now_)[0], Verdict::deliver_to_tun());
+    EXPECT_EQ(std::vector<std::uint8_t>(batch[0]->data(), batch[0]->data() + batch[0]->size()),
+              bytes);
+    const bool flag = batch[0]->meta.tcp_checksum_verified;
+    pool_.release(batch[0]);
+    return flag;
+  };
+  const auto good = tcp_packet("198.18.10.5", "198.18.20.7", 1360);
+  auto bad = good;
+  bad.back() ^= 0x01;  // one payload bit: the checksum no longer matches
+  const auto udp = udp_packet("198.18.10.5", "198.18.20.7", 1000, 2000, 1360);
+
+  EXPECT_FALSE(verified(good)) << "off unless the TUN writer coalesces";
+  b_.dataplane.verify_tcp_checksums = true;
+  EXPECT_TRUE(verified(good));
+  EXPECT_TRUE(verified(tcp_packet("198.18.10.5", "198.18.20.7", 1)));
+  EXPECT_FALSE(verified(bad));
+  EXPECT_FALSE(verified(udp));
+}
+
 TEST_F(TunnelTest, TransportModeRebuildsTheHeaderAtTheReceiver) {
   auto sa = test::sa_config("198.18.0.1", "198.18.0.2", 0x3003, 3);
   sa.mode = IpsecMode::kTransport;

@@ -4,11 +4,28 @@
 #include "esp/esp_encapsulation.hpp"
 #include "esp/tunnel_tos.hpp"
 #include "wire/esp_header.hpp"
+#include "wire/inet_checksum.hpp"
 #include "wire/ip_packet.hpp"
+#include "wire/ip_protocol.hpp"
 
 namespace uipsec {
 
 namespace {
+
+// Whether the decapsulated `packet` (parsed as `inner`) is a TCP segment the coalescer may take
+// (IPv4 without options, IPv6 without extension headers, not a fragment, all of it present)
+// with a correct checksum.
+bool tcp_checksum_valid(ByteSpan packet, const IpPacketInfo& inner) {
+  const std::size_t l3 = inner.family == IpFamily::kV4 ? 20 : 40;
+  if (inner.protocol != ip_protocol::kTcp || inner.is_fragment || inner.header_length != l3 ||
+      inner.total_length != packet.size() || packet.size() < l3 + 20) {
+    return false;
+  }
+  const auto tcp_length = static_cast<std::uint32_t>(packet.size() - l3);
+  const std::uint16_t pseudo =
+      pseudo_header_sum(inner.src, inner.dst, ip_protocol::kTcp, tcp_length);
+  return inet_checksum_finish(inet_sum(packet.subspan(l3), pseudo)) == 0;
+}
 
 // Whether `sa` is the SA `tmpl` asks for (Linux's xfrm_state_ok for ESP): the reqid, unless the
 // template's is 0 (any); the mode; in tunnel mode the outer addresses, where the template names
@@ -189,6 +206,9 @@ Verdict InboundPath::process_one(PacketBuffer& packet, SecurityAssociation* sa, 
   }
 
   report_lifetime(dataplane_, counters_, *sa, pending_sa_.account(*sa, packet.size(), now));
+  if (dataplane_.verify_tcp_checksums) {
+    meta.tcp_checksum_verified = tcp_checksum_valid(packet.span(), inner);
+  }
   meta.spi = sa->spi().value();
   counters_.opened.add();
   return Verdict::deliver_to_tun();

@@ -499,7 +499,8 @@ std::size_t LinuxTun::write_coalesced(std::span<PacketBuffer* const> packets) {
     next_member[i] = kNone;
     role[i] = kAlone;
     const ByteSpan packet = packets[i]->span();
-    const std::optional<GroSegment> info = gro_candidate(packet);
+    const std::optional<GroSegment> info =
+        gro_candidate(packet, packets[i]->meta.tcp_checksum_verified);
     if (!info) {
       open_count = 0;  // no later segment may pass this packet
       continue;

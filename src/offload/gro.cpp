@@ -31,7 +31,7 @@ std::uint16_t tcp_pseudo_sum(ByteSpan packet, bool ipv4, std::size_t tcp_length)
 
 }  // namespace
 
-std::optional<GroSegment> gro_candidate(ByteSpan packet) {
+std::optional<GroSegment> gro_candidate(ByteSpan packet, bool tcp_checksum_verified) {
   GroSegment s;
   if (packet.size() < 20) return std::nullopt;
   const unsigned version = packet[0] >> 4;
@@ -55,10 +55,12 @@ std::optional<GroSegment> gro_candidate(ByteSpan packet) {
   if (tcp_header < 20 || s.l3_len + tcp_header >= packet.size()) return std::nullopt;  // no data
   const std::uint8_t flags = tcp[13];
   if ((flags & ~kTcpPsh) != kTcpAck) return std::nullopt;  // SYN, FIN, RST, URG, ECE, CWR
-  const std::size_t tcp_length = packet.size() - s.l3_len;
-  const std::uint16_t sum =
-      inet_sum(ByteSpan(tcp, tcp_length), tcp_pseudo_sum(packet, s.ipv4, tcp_length));
-  if (inet_checksum_finish(sum) != 0) return std::nullopt;
+  if (!tcp_checksum_verified) {
+    const std::size_t tcp_length = packet.size() - s.l3_len;
+    const std::uint16_t sum =
+        inet_sum(ByteSpan(tcp, tcp_length), tcp_pseudo_sum(packet, s.ipv4, tcp_length));
+    if (inet_checksum_finish(sum) != 0) return std::nullopt;
+  }
   s.header_len = static_cast<std::uint16_t>(s.l3_len + tcp_header);
   s.payload = static_cast<std::uint16_t>(packet.size() - s.header_len);
   s.seq = load_be32(tcp + 4);

@@ -36,8 +36,10 @@ inline constexpr std::size_t kGroMaxSegments = 64;
 // a ninth flow's segments go out alone until a group closes.
 inline constexpr std::size_t kGroMaxFlows = 8;
 
-// Parses `packet` (a whole IP packet); nullopt when it cannot be coalesced.
-std::optional<GroSegment> gro_candidate(ByteSpan packet);
+// Parses `packet` (a whole IP packet); nullopt when it cannot be coalesced. With
+// `tcp_checksum_verified` (PacketMeta::tcp_checksum_verified: the inbound path verified it
+// right after decryption) the TCP checksum is trusted, not summed again.
+std::optional<GroSegment> gro_candidate(ByteSpan packet, bool tcp_checksum_verified = false);
 
 // Whether `next` may follow `last` in a group headed by `head` that has `segments` segments
 // and `bytes` bytes (head's headers plus every payload) so far.

@@ -193,6 +193,15 @@ TEST(Gro, RefusesWhatCannotBeCoalesced) {
   EXPECT_FALSE(merge(changed(0, 33, 0x40, true))) << "ECE";
   EXPECT_FALSE(merge(changed(2, 15, 0x01, true))) << "another destination address";
 
+  // A segment the inbound path verified right after decryption is not summed again: the flag
+  // is trusted (which is why only the inbound path sets it), the rest of the checks are not.
+  const auto stale = changed(2, 60, 0xff, false);
+  EXPECT_FALSE(gro_candidate(stale[2], /*tcp_checksum_verified=*/false).has_value());
+  EXPECT_TRUE(gro_candidate(stale[2], /*tcp_checksum_verified=*/true).has_value());
+  Bytes syn = good[2];
+  syn[33] |= 0x02;
+  EXPECT_FALSE(gro_candidate(syn, /*tcp_checksum_verified=*/true).has_value());
+
   // Only the last may be shorter; a longer one never joins.
   auto short_middle = segments_of(super_packet(true, 2500), true, 1000);  // 1000 1000 500
   std::swap(short_middle[1], short_middle[2]);

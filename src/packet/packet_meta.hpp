@@ -35,6 +35,11 @@ struct PacketMeta {
   // in the ESP packet's header; inbound, what the ESP packet's header carried (0 when the
   // socket cannot tell). esp/tunnel_tos.hpp combines it with the inner packet's.
   std::uint8_t tos = 0;
+  // Inbound, set by the inbound path when the TUN writer coalesces TCP segments
+  // (Dataplane::verify_tcp_checksums): the decrypted packet is an IPv4 (no options) or IPv6 (no
+  // extension headers) TCP segment whose checksum was verified over its bytes as they are now,
+  // right after decryption while they were in the cache; the coalescer then skips the sum.
+  bool tcp_checksum_verified = false;
 };
 
 }  // namespace uipsec
