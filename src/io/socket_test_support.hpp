@@ -45,14 +45,19 @@ inline std::size_t send_payloads(DatagramSocket& s, PacketPool& pool,
 
 // Receives until `count` packets arrived (polling up to 2 s each round); the caller releases
 // them.
+// Each call gets an empty batch, as a worker's would (a socket may leave a message for the next
+// call rather than split it over a nearly full batch).
 inline std::vector<PacketBuffer*> receive(DatagramSocket& s, PacketPool& pool, std::size_t count) {
-  PacketBatch batch;
-  while (batch.size < count) {
+  std::vector<PacketBuffer*> got;
+  while (got.size() < count) {
     pollfd p{s.fd(), POLLIN, 0};
     if (::poll(&p, 1, 2000) != 1) break;
+    PacketBatch batch;
     s.receive_batch(pool, batch);
+    got.insert(got.end(), batch.packets.begin(),
+               batch.packets.begin() + static_cast<std::ptrdiff_t>(batch.size));
   }
-  return {batch.packets.begin(), batch.packets.begin() + static_cast<std::ptrdiff_t>(batch.size)};
+  return got;
 }
 
 inline void release(PacketPool& pool, const std::vector<PacketBuffer*>& packets) {

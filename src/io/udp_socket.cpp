@@ -6,6 +6,10 @@
 //   With UDP_GRO: recvmmsg into kGroSlots buffers of 64 KiB owned by the socket -> each message
 //   cut at its UDP_GRO gso_size into pool buffers (one datagram each) -> what does not fit the
 //   batch or the pool is handed out by the next call before anything new is received.
+//   Once a gso_size has been seen (a TCP flow's trains all have one), receive_scattered skips
+//   that copy: each message's iovecs are pool buffers of exactly that many bytes, so every
+//   datagram of a train lands in a buffer of its own; a message cut differently (another
+//   gso_size, a single datagram longer than it) is gathered into a slot and cut from there.
 // send_batch: per packet: destination sockaddr from meta.remote, source cmsg from meta.local,
 //   TOS cmsg from meta.tos (when not 0);
 //   with GSO, the following packets of equal size to the same peer join it as further iovecs
@@ -104,6 +108,9 @@ struct UdpSocket::GroSlots {
   std::array<Message, kGroSlots> received;
   std::size_t count = 0;  // messages from the last recvmmsg
   std::size_t next = 0;   // the first not fully handed out
+  // receive_scattered: the pool buffers behind the messages' iovecs, message after message.
+  std::array<iovec, kMaxBatch> scatter_iov;
+  std::array<PacketBuffer*, kMaxBatch> scatter_buffers;
 };
 
 UdpSocket::UdpSocket(UniqueFd fd, int family, Endpoint local)
@@ -334,7 +341,24 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
     }
     if (stalled || drained || batch.full() || pool.available() == 0) break;
 
-    // Everything handed out: receive the next messages, each up to 64 KiB.
+    // Everything handed out. Straight into pool buffers when the segment size is known and the
+    // batch and the pool have room for whole messages; what was cut differently is in the
+    // slots now, for the loop above.
+    if (const std::size_t per_message = scatter_buffers_per_message(); per_message != 0) {
+      const std::size_t messages = std::min(
+          {kGroSlots, (kMaxBatch - batch.size) / per_message, pool.available() / per_message});
+      if (messages != 0) {
+        const int received = receive_scattered(pool, batch, messages, per_message, appended, bytes);
+        if (received <= 0) break;
+        drained = static_cast<std::size_t>(received) < messages;
+        continue;
+      }
+      // No room for a whole message: this batch goes first (receiving into the slots now would
+      // only copy the next messages). An empty batch with a pool this short takes the slots.
+      if (batch.size != 0) break;
+    }
+
+    // Into the slots: receive the next messages, each up to 64 KiB.
     for (std::size_t i = 0; i < kGroSlots; ++i) {
       gro.iov[i] = {gro.storage.get() + i * kGroBufferSize, kGroBufferSize};
       prepare_receive(gro.messages[i], gro.names[i], gro.iov[i], gro.control[i]);
@@ -364,6 +388,7 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
       m.offset = 0;
       m.length = gro.messages[i].msg_len;
       m.segment_size = info.segment_size;
+      if (info.segment_size != 0) predicted_segment_ = info.segment_size;
       if ((h.msg_flags & MSG_TRUNC) != 0 || m.length > kGroBufferSize) {
         counters_.rx_truncated.add();
         m.length = 0;
@@ -382,6 +407,107 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
   counters_.rx_packets.add(appended);
   counters_.rx_bytes.add(bytes);
   return appended;
+}
+
+std::size_t UdpSocket::scatter_buffers_per_message() const {
+  const std::size_t segment = predicted_segment_;
+  if (segment < kMinScatterSegment) return 0;
+  // Enough buffers for the largest message the kernel coalesces.
+  return (kGroBufferSize + segment - 1) / segment;
+}
+
+int UdpSocket::receive_scattered(PacketPool& pool, PacketBatch& batch, std::size_t messages,
+                                 std::size_t per_message, std::size_t& appended,
+                                 std::uint64_t& bytes) {
+  GroSlots& gro = *gro_slots_;
+  const std::size_t segment = predicted_segment_;
+  const std::size_t buffers = messages * per_message;
+  for (std::size_t i = 0; i < buffers; ++i) {
+    PacketBuffer* b = pool.acquire();  // the caller checked that the pool has them
+    gro.scatter_buffers[i] = b;
+    gro.scatter_iov[i] = {b->data(), segment};
+  }
+  const auto release_left = [&] {
+    for (std::size_t i = 0; i < buffers; ++i) {
+      if (gro.scatter_buffers[i] != nullptr) pool.release(gro.scatter_buffers[i]);
+    }
+  };
+  if (receive_room(*gro.scatter_buffers[0]) < segment) {
+    // Buffers smaller than the segments (tests use small pools): the slots cut them.
+    release_left();
+    predicted_segment_ = 0;
+    return 0;
+  }
+  for (std::size_t m = 0; m < messages; ++m) {
+    prepare_receive(gro.messages[m], gro.names[m], gro.scatter_iov[m * per_message],
+                    gro.control[m]);
+    gro.messages[m].msg_hdr.msg_iovlen = per_message;
+  }
+  int received;
+  do {
+    received = ::recvmmsg(fd_.get(), gro.messages.data(), static_cast<unsigned>(messages),
+                          MSG_DONTWAIT, nullptr);
+  } while (received < 0 && errno == EINTR);
+  if (received <= 0) {
+    const int error = errno;
+    if (received < 0 && !is_would_block(error)) {
+      counters_.rx_errors.add();
+      counters_.note_errno(error);
+    }
+    release_left();
+    return received;
+  }
+
+  // Messages cut as predicted go to the batch as they lie; from the first one cut otherwise on,
+  // every message is gathered into a slot, so that the order stays the kernel's.
+  gro.count = 0;
+  gro.next = 0;
+  for (std::size_t m = 0; m < static_cast<std::size_t>(received); ++m) {
+    msghdr& h = gro.messages[m].msg_hdr;
+    PacketBuffer** held = &gro.scatter_buffers[m * per_message];
+    const ReceivedControl info = parse_control(h);
+    const std::optional<Endpoint> remote =
+        from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
+    const std::size_t length = gro.messages[m].msg_len;
+    if ((h.msg_flags & MSG_TRUNC) != 0 || length > kGroBufferSize) {
+      counters_.rx_truncated.add();
+      continue;
+    }
+    if (!remote) {
+      counters_.rx_errors.add();
+      continue;
+    }
+    const Endpoint local{info.destination ? *info.destination : local_.address, local_.port};
+    const bool as_predicted =
+        info.segment_size == segment || (info.segment_size == 0 && length <= segment);
+    if (info.segment_size != 0) predicted_segment_ = info.segment_size;
+    if (as_predicted && gro.count == 0) {
+      for (std::size_t offset = 0, k = 0; offset < length; offset += segment, ++k) {
+        const std::size_t n = std::min(segment, length - offset);
+        PacketBuffer* b = held[k];
+        held[k] = nullptr;
+        b->push_back(n);
+        b->meta.remote = *remote;
+        b->meta.local = local;
+        b->meta.tos = info.tos;
+        b->meta.encapsulation = Encapsulation::kEspInUdp;
+        batch.push(b);
+        ++appended;
+        bytes += n;
+      }
+      ++scattered_messages_;
+      continue;
+    }
+    std::uint8_t* slot = gro.storage.get() + gro.count * kGroBufferSize;
+    for (std::size_t offset = 0, k = 0; offset < length; offset += segment, ++k) {
+      std::memcpy(slot + offset, held[k]->data(), std::min(segment, length - offset));
+    }
+    gro.received[gro.count++] =
+        GroSlots::Message{length, 0, info.segment_size, *remote, local, info.tos};
+    ++gathered_messages_;
+  }
+  release_left();
+  return received;
 }
 
 std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {

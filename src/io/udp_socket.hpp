@@ -84,6 +84,13 @@ class UdpSocket final : public DatagramSocket {
   // Large receive buffers with GRO: how many, and the bytes of each.
   static constexpr std::size_t kGroSlots = 8;
   static constexpr std::size_t kGroBufferSize = 65535;
+  // Segment sizes below this are still cut from the slots (a message of them needs more iovecs,
+  // and pool buffers, than a batch takes; copying small datagrams costs little).
+  static constexpr std::size_t kMinScatterSegment = 1024;
+  // GRO messages received straight into pool buffers, and those gathered back into a slot
+  // because they were cut at another size than expected. Receiving thread; for tests.
+  std::uint64_t scattered_messages() const { return scattered_messages_; }
+  std::uint64_t gathered_messages() const { return gathered_messages_; }
 
   std::size_t receive_batch(PacketPool& pool, PacketBatch& batch) override;
   std::size_t send_batch(std::span<PacketBuffer* const> packets) override;
@@ -105,6 +112,12 @@ class UdpSocket final : public DatagramSocket {
   ReceivedControl parse_control(msghdr& h);
   std::size_t receive_plain(PacketPool& pool, PacketBatch& batch);
   std::size_t receive_coalesced(PacketPool& pool, PacketBatch& batch);
+  // How many pool buffers of the expected segment size hold one message (0: do not scatter).
+  std::size_t scatter_buffers_per_message() const;
+  // One recvmmsg of up to `messages` messages into per_message pool buffers each (the pool and
+  // the batch have room for all); returns recvmmsg's result.
+  int receive_scattered(PacketPool& pool, PacketBatch& batch, std::size_t messages,
+                        std::size_t per_message, std::size_t& appended, std::uint64_t& bytes);
   // A message the kernel refused alone with `error`: a UDP_SEGMENT train it cannot take goes out
   // datagram by datagram (GSO off for good or for a while), anything else is counted.
   // Returns (datagrams, bytes) sent after all.
@@ -118,14 +131,17 @@ class UdpSocket final : public DatagramSocket {
   Endpoint local_;
   int receive_buffer_bytes_ = 0;
   int send_buffer_bytes_ = 0;
-  std::unique_ptr<ReceiveSlots> rx_;     // used only by the receiving thread
-  std::unique_ptr<GroSlots> gro_slots_;  // with GRO only; receiving thread
-  std::unique_ptr<SendSlots> tx_;        // used only by the sending thread
-  std::uint32_t overflow_count_ = 0;     // receiving thread
-  bool gso_ = false;                     // sending thread
-  std::uint32_t gso_backoff_ = 0;        // sending thread: batches left without GSO (EINVAL)
-  bool gro_ = false;                     // constant after open()
-  bool path_mtu_ = false;                // constant after open()
+  std::unique_ptr<ReceiveSlots> rx_;      // used only by the receiving thread
+  std::unique_ptr<GroSlots> gro_slots_;   // with GRO only; receiving thread
+  std::unique_ptr<SendSlots> tx_;         // used only by the sending thread
+  std::uint32_t overflow_count_ = 0;      // receiving thread
+  std::size_t predicted_segment_ = 0;     // receiving thread: the last UDP_GRO gso_size seen
+  std::uint64_t scattered_messages_ = 0;  // receiving thread
+  std::uint64_t gathered_messages_ = 0;   // receiving thread
+  bool gso_ = false;                      // sending thread
+  std::uint32_t gso_backoff_ = 0;         // sending thread: batches left without GSO (EINVAL)
+  bool gro_ = false;                      // constant after open()
+  bool path_mtu_ = false;                 // constant after open()
   IoCounters counters_;
 };
 

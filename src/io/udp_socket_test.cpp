@@ -542,6 +542,61 @@ TEST(UdpSocket, GroHandsOutWhatDoesNotFitTheBatchOrPoolLater) {
   });
 }
 
+// Once a train's segment size is known, the next trains of that size are received straight into
+// pool buffers, one datagram each (no copy); a message cut otherwise — a single longer
+// datagram, another segment size — is gathered into a slot and cut from there, and the order
+// of everything stays the sender's.
+TEST(UdpSocket, GroReceivesTrainsOfTheExpectedSizeStraightIntoPoolBuffers) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_offload_socket(ip("198.18.1.1"), /*gso=*/true, /*gro=*/false);
+    auto b = open_offload_socket(ip("198.18.1.2"), /*gso=*/false, /*gro=*/true);
+    ASSERT_TRUE(a && b && b->gro());
+    PacketPool pool(512);
+    const std::vector<std::size_t> learn(40, 1200);
+    ASSERT_EQ(send_sizes(*a, pool, b->local_endpoint(), learn), learn.size());
+    auto got = receive(*b, pool, learn.size());
+    expect_datagrams(got, learn);
+    release(pool, got);
+    EXPECT_EQ(b->scattered_messages(), 0u) << "the first train teaches the size";
+
+    // One send and its receipt; returns (scattered, gathered) messages it took.
+    const auto round = [&](const std::vector<std::size_t>& sizes) {
+      const std::uint64_t scattered = b->scattered_messages();
+      const std::uint64_t gathered = b->gathered_messages();
+      EXPECT_EQ(send_sizes(*a, pool, b->local_endpoint(), sizes), sizes.size());
+      auto packets = receive(*b, pool, sizes.size());
+      expect_datagrams(packets, sizes);
+      for (PacketBuffer* p : packets) {
+        EXPECT_EQ(p->meta.remote, a->local_endpoint());
+        EXPECT_EQ(p->meta.local, b->local_endpoint());
+      }
+      release(pool, packets);
+      return std::make_pair(b->scattered_messages() - scattered, b->gathered_messages() - gathered);
+    };
+    using Counts = std::pair<std::uint64_t, std::uint64_t>;
+    EXPECT_EQ(round(std::vector<std::size_t>(30, 1200)), Counts(1, 0)) << "as expected";
+    EXPECT_EQ(round({1500}), Counts(0, 1)) << "one datagram longer than expected";
+    EXPECT_EQ(round({1000}), Counts(1, 0)) << "one datagram that fits";
+    EXPECT_EQ(round(std::vector<std::size_t>(20, 1200)), Counts(1, 0)) << "still expected";
+    EXPECT_EQ(round(std::vector<std::size_t>(10, 1100)), Counts(0, 1)) << "another size";
+    EXPECT_EQ(round(std::vector<std::size_t>(5, 1100)), Counts(1, 0)) << "learned";
+    // All at once: from the first message cut otherwise on, the rest of that receive is
+    // gathered too, so that nothing overtakes it.
+    std::vector<std::size_t> mixed(30, 1100);
+    mixed.push_back(1500);
+    mixed.insert(mixed.end(), 20, 1100);
+    mixed.insert(mixed.end(), 10, 1200);
+    mixed.insert(mixed.end(), 45, 1100);
+    const auto [scattered, gathered] = round(mixed);
+    EXPECT_GE(scattered, 1u);
+    EXPECT_GE(gathered, 2u);
+    EXPECT_EQ(b->counters().rx_packets.get(), 40u + 30 + 1 + 1 + 20 + 10 + 5 + mixed.size());
+    EXPECT_EQ(b->counters().rx_truncated.get(), 0u);
+    EXPECT_EQ(pool.available(), pool.count()) << "every buffer not handed out went back";
+  });
+}
+
 TEST(UdpSocket, GsoKeepsPeersApart) {
   UIPSEC_IN_NETNS([] {
     configure_loopback();
