@@ -297,6 +297,7 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
   GroSlots& gro = *gro_slots_;
   std::size_t appended = 0;
   std::uint64_t bytes = 0;
+  const std::uint32_t drops_before = overflow_count_;
   // A recvmmsg that filled fewer slots than it had found the queue empty: calling it again in
   // this pass would only return EAGAIN (a system call per wake-up saved; new datagrams make the
   // socket readable again).
@@ -344,7 +345,8 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
     // Everything handed out. Straight into pool buffers when the segment size is known and the
     // batch and the pool have room for whole messages; what was cut differently is in the
     // slots now, for the loop above.
-    if (const std::size_t per_message = scatter_buffers_per_message(); per_message != 0) {
+    if (const std::size_t per_message = scatter_buffers_per_message();
+        per_message != 0 && scatter_pause_ == 0) {
       const std::size_t messages = std::min(
           {kGroSlots, (kMaxBatch - batch.size) / per_message, pool.available() / per_message});
       if (messages != 0) {
@@ -403,6 +405,14 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
       m.local = Endpoint{info.destination ? *info.destination : local_.address, local_.port};
       m.tos = info.tos;
     }
+  }
+  // The kernel dropped datagrams for a full queue: this socket cannot keep up, and the slots'
+  // eight messages per recvmmsg (against at most two straight into pool buffers, one batch's
+  // worth) save more than the copy costs, so it takes the slots for a while.
+  if (overflow_count_ != drops_before) {
+    scatter_pause_ = kScatterPauseCalls;
+  } else if (scatter_pause_ != 0) {
+    --scatter_pause_;
   }
   counters_.rx_packets.add(appended);
   counters_.rx_bytes.add(bytes);

@@ -87,6 +87,8 @@ class UdpSocket final : public DatagramSocket {
   // Segment sizes below this are still cut from the slots (a message of them needs more iovecs,
   // and pool buffers, than a batch takes; copying small datagrams costs little).
   static constexpr std::size_t kMinScatterSegment = 1024;
+  // Receive calls that take the slots after the kernel reported receive-queue drops.
+  static constexpr std::uint32_t kScatterPauseCalls = 4096;
   // GRO messages received straight into pool buffers, and those gathered back into a slot
   // because they were cut at another size than expected. Receiving thread; for tests.
   std::uint64_t scattered_messages() const { return scattered_messages_; }
@@ -136,6 +138,7 @@ class UdpSocket final : public DatagramSocket {
   std::unique_ptr<SendSlots> tx_;         // used only by the sending thread
   std::uint32_t overflow_count_ = 0;      // receiving thread
   std::size_t predicted_segment_ = 0;     // receiving thread: the last UDP_GRO gso_size seen
+  std::uint32_t scatter_pause_ = 0;       // receiving thread: calls left without scattering
   std::uint64_t scattered_messages_ = 0;  // receiving thread
   std::uint64_t gathered_messages_ = 0;   // receiving thread
   bool gso_ = false;                      // sending thread

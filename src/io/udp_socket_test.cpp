@@ -597,6 +597,55 @@ TEST(UdpSocket, GroReceivesTrainsOfTheExpectedSizeStraightIntoPoolBuffers) {
   });
 }
 
+// When the kernel reports receive-queue drops the socket cannot keep up: it goes back to the
+// slots (eight messages per recvmmsg) for a while instead of receiving straight into pool
+// buffers, and nothing is lost or reordered on the way.
+TEST(UdpSocket, GroTakesTheSlotsAfterTheKernelDroppedDatagrams) {
+  UIPSEC_IN_NETNS([] {
+    configure_loopback();
+    auto a = open_offload_socket(ip("198.18.1.1"), /*gso=*/true, /*gro=*/false);
+    UdpSocketOptions options;
+    options.address = ip("198.18.1.2");
+    options.port = 0;
+    options.buffer_bytes = 64 << 10;  // room for a few trains only
+    options.gro = true;
+    auto opened = UdpSocket::open(options);
+    ASSERT_TRUE(a && opened.ok());
+    UdpSocket& b = **opened;
+    ASSERT_TRUE(b.gro());
+    PacketPool pool(512);
+    const std::vector<std::size_t> train(40, 1200);
+    ASSERT_EQ(send_sizes(*a, pool, b.local_endpoint(), train), train.size());
+    release(pool, receive(b, pool, train.size()));  // learns the segment size
+    ASSERT_EQ(send_sizes(*a, pool, b.local_endpoint(), train), train.size());
+    release(pool, receive(b, pool, train.size()));
+    const std::uint64_t scattered = b.scattered_messages();
+    EXPECT_GE(scattered, 1u);
+
+    // Ten trains at once overflow the queue; the drops are reported with the next datagram.
+    for (int i = 0; i < 10; ++i) send_sizes(*a, pool, b.local_endpoint(), train);
+    std::vector<PacketBuffer*> got;
+    for (;;) {
+      PacketBatch batch;
+      if (b.receive_batch(pool, batch) == 0) break;
+      got.insert(got.end(), batch.packets.begin(),
+                 batch.packets.begin() + static_cast<std::ptrdiff_t>(batch.size));
+    }
+    release(pool, got);
+    ASSERT_EQ(send_sizes(*a, pool, b.local_endpoint(), {1200}), 1u);
+    release(pool, receive(b, pool, 1));
+    ASSERT_GT(b.counters().rx_kernel_drops.get(), 0u) << "the queue should have overflowed";
+
+    const std::uint64_t before = b.scattered_messages();
+    ASSERT_EQ(send_sizes(*a, pool, b.local_endpoint(), train), train.size());
+    got = receive(b, pool, train.size());
+    expect_datagrams(got, train);
+    release(pool, got);
+    EXPECT_EQ(b.scattered_messages(), before) << "cut from the slots while paused";
+    EXPECT_EQ(pool.available(), pool.count());
+  });
+}
+
 TEST(UdpSocket, GsoKeepsPeersApart) {
   UIPSEC_IN_NETNS([] {
     configure_loopback();
