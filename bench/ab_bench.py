@@ -1,19 +1,25 @@
 #!/usr/bin/python3
-"""A/B of two uipsec builds on this machine: one iperf3 TCP stream and the ping RTT through a
+"""A/B of two uipsec builds on this machine: iperf3 TCP and the ping RTT through a
 fresh uipsecd <-> uipsecd tunnel (AES-GCM, ESP in UDP, IPv4, the integration tests' topology),
 the builds alternating round by round so that noise from other tenants hits both alike.
 
     python3 bench/ab_bench.py OLD_BUILD_DIR NEW_BUILD_DIR [--rounds 5] [--seconds 6] [--pings 300]
-        [--old-setting 'busy_poll = 0'] [--new-setting 'busy_poll = 50']
+        [--streams 1] [--udp] [--old-setting 'busy_poll = 0'] [--new-setting 'busy_poll = 50']
 
 A build directory is one with src/daemon/uipsecd and src/cli/uipsec (e.g. build/release, or the
 release build of an older commit: git archive COMMIT | tar -x -C /tmp/old && cmake --preset
 release in it). Prints each round and the medians; TCP in Gbit/s (receiver), ping in ms (median
-of the round's pings at 10 ms intervals). Needs root and iperf3. The same build twice with different
---old-setting / --new-setting lines (added to both daemons' `uipsec` section) compares settings.
+of the round's pings at 10 ms intervals), and the two daemons' CPU per Gbit/s during the TCP test
+(user + system time from /proc/PID/stat over its middle, in ms of CPU per Gbit/s: a step that
+saves work shows there even when the throughput does not move beyond the noise). --streams runs
+iperf3 with that many parallel streams; --udp adds a 1300-byte UDP flood of the same length
+(iperf3 -u -b 0) and reports the datagrams delivered per second. Needs root and iperf3. The same
+build twice with different --old-setting / --new-setting lines (added to both daemons' `uipsec`
+section) compares settings.
 """
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -26,7 +32,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness as h  # noqa: E402
 
 
-def one_round(build, seconds, pings, setting=""):
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_round(build, seconds, pings, streams, udp, setting=""):
+    """(TCP Gbit/s, ping median ms, daemon CPU ms per Gbit/s, UDP kpps delivered or None)."""
     uipsecd = os.path.join(build, "src/daemon/uipsecd")
     uipsec = os.path.join(build, "src/cli/uipsec")
     with h.Topology("ab") as topology:
@@ -40,16 +54,34 @@ def one_round(build, seconds, pings, setting=""):
         server = pair.b.popen(["iperf3", "-s", "-1", "-B", h.B_INNER4],
                               stdout=subprocess.DEVNULL)
         time.sleep(0.5)
-        out = pair.a.run(["iperf3", "-c", h.B_INNER4, "-t", str(seconds), "-f", "g"],
-                         timeout=seconds + 30).stdout
+        client = pair.a.popen(["iperf3", "-c", h.B_INNER4, "-t", str(seconds), "-J",
+                               "-P", str(streams)], stdout=subprocess.PIPE)
+        # CPU over the middle of the test (the first second is slow start).
+        time.sleep(min(1.5, seconds / 4))
+        pids = [d.process.pid for d in daemons]
+        cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.monotonic()
+        time.sleep(seconds / 2)
+        cpu1, t1 = sum(cpu_seconds(p) for p in pids), time.monotonic()
+        out = client.communicate(timeout=seconds + 30)[0]
         server.wait(timeout=10)
-        gbits = float(re.findall(r"([0-9.]+) Gbits/sec\s+receiver", out)[0])
+        gbits = json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9
+        cpu_per_gbit = (cpu1 - cpu0) / (t1 - t0) / gbits * 1000 if gbits > 0 else float("nan")
         out = pair.a.run(["ping", "-c", str(pings), "-i", "0.01", h.B_INNER4],
                          timeout=pings * 0.05 + 30).stdout
         rtt = statistics.median(float(x) for x in re.findall(r"time=([0-9.]+)", out))
+        kpps = None
+        if udp:
+            server = pair.b.popen(["iperf3", "-s", "-1", "-B", h.B_INNER4],
+                                  stdout=subprocess.DEVNULL)
+            time.sleep(0.5)
+            out = pair.a.run(["iperf3", "-c", h.B_INNER4, "-u", "-b", "0", "-l", "1300", "-t",
+                              str(seconds), "-J"], timeout=seconds + 30).stdout
+            server.wait(timeout=10)
+            total = json.loads(out)["end"]["sum"]
+            kpps = (total["packets"] - total["lost_packets"]) / total["seconds"] / 1000
         for d in daemons:
             d.stop()
-    return gbits, rtt
+    return gbits, rtt, cpu_per_gbit, kpps
 
 
 def main():
@@ -59,6 +91,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--pings", type=int, default=300)
+    parser.add_argument("--streams", type=int, default=1, help="parallel TCP streams")
+    parser.add_argument("--udp", action="store_true", help="also a 1300-byte UDP flood")
     parser.add_argument("--old-setting", default="", help="a line for OLD's uipsec section")
     parser.add_argument("--new-setting", default="", help="a line for NEW's uipsec section")
     args = parser.parse_args()
@@ -66,17 +100,24 @@ def main():
     results = {"old": [], "new": []}
     for r in range(1, args.rounds + 1):
         for name in ("old", "new"):
-            gbits, rtt = one_round(getattr(args, name), args.seconds, args.pings,
-                                   getattr(args, name + "_setting"))
-            results[name].append((gbits, rtt))
-            print(f"round {r} {name}: TCP {gbits:.2f} Gbit/s, ping median {rtt:.3f} ms",
-                  flush=True)
+            gbits, rtt, cpu, kpps = one_round(getattr(args, name), args.seconds, args.pings,
+                                              args.streams, args.udp,
+                                              getattr(args, name + "_setting"))
+            results[name].append((gbits, rtt, cpu, kpps))
+            udp = f", UDP {kpps:.1f} kpps delivered" if kpps is not None else ""
+            print(f"round {r} {name}: TCP {gbits:.2f} Gbit/s, ping median {rtt:.3f} ms, "
+                  f"{cpu:.1f} ms CPU per Gbit/s{udp}", flush=True)
     for name in ("old", "new"):
-        tcp = statistics.median(g for g, _ in results[name])
-        ping = statistics.median(p for _, p in results[name])
+        rows = results[name]
+        tcp = statistics.median(row[0] for row in rows)
+        ping = statistics.median(row[1] for row in rows)
+        cpu = statistics.median(row[2] for row in rows)
+        udp = (f", UDP median {statistics.median(row[3] for row in rows):.1f} kpps"
+               if args.udp else "")
         setting = getattr(args, name + "_setting")
-        print(f"{name} ({getattr(args, name)}{', ' + setting if setting else ''}): TCP median {tcp:.2f} Gbit/s, "
-              f"ping median of round medians {ping:.3f} ms")
+        print(f"{name} ({getattr(args, name)}{', ' + setting if setting else ''}): TCP median "
+              f"{tcp:.2f} Gbit/s ({args.streams} stream{'s' if args.streams > 1 else ''}), "
+              f"ping median of round medians {ping:.3f} ms, {cpu:.1f} ms CPU per Gbit/s{udp}")
     print(f"load average now: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
 
 
