@@ -365,19 +365,8 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
       gro.iov[i] = {gro.storage.get() + i * kGroBufferSize, kGroBufferSize};
       prepare_receive(gro.messages[i], gro.names[i], gro.iov[i], gro.control[i]);
     }
-    int received;
-    do {
-      received = ::recvmmsg(fd_.get(), gro.messages.data(), static_cast<unsigned>(kGroSlots),
-                            MSG_DONTWAIT, nullptr);
-    } while (received < 0 && errno == EINTR);
-    if (received <= 0) {
-      const int error = errno;
-      if (received < 0 && !is_would_block(error)) {
-        counters_.rx_errors.add();
-        counters_.note_errno(error);
-      }
-      break;
-    }
+    const int received = receive_messages(gro.messages.data(), kGroSlots);
+    if (received <= 0) break;
     gro.count = static_cast<std::size_t>(received);
     drained = gro.count < kGroSlots;
     gro.next = 0;
@@ -419,6 +408,21 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
   return appended;
 }
 
+int UdpSocket::receive_messages(mmsghdr* messages, std::size_t count) {
+  int received;
+  do {
+    received = ::recvmmsg(fd_.get(), messages, static_cast<unsigned>(count), MSG_DONTWAIT, nullptr);
+  } while (received < 0 && errno == EINTR);
+  if (received < 0) {
+    const int error = errno;
+    if (!is_would_block(error)) {
+      counters_.rx_errors.add();
+      counters_.note_errno(error);
+    }
+  }
+  return received;
+}
+
 std::size_t UdpSocket::scatter_buffers_per_message() const {
   const std::size_t segment = predicted_segment_;
   if (segment < kMinScatterSegment) return 0;
@@ -453,17 +457,8 @@ int UdpSocket::receive_scattered(PacketPool& pool, PacketBatch& batch, std::size
                     gro.control[m]);
     gro.messages[m].msg_hdr.msg_iovlen = per_message;
   }
-  int received;
-  do {
-    received = ::recvmmsg(fd_.get(), gro.messages.data(), static_cast<unsigned>(messages),
-                          MSG_DONTWAIT, nullptr);
-  } while (received < 0 && errno == EINTR);
+  const int received = receive_messages(gro.messages.data(), messages);
   if (received <= 0) {
-    const int error = errno;
-    if (received < 0 && !is_would_block(error)) {
-      counters_.rx_errors.add();
-      counters_.note_errno(error);
-    }
     release_left();
     return received;
   }
