@@ -88,8 +88,10 @@ struct DaemonConfig {
   std::uint32_t replay_window = 32;
   // uipsec.spi_min / uipsec.spi_max
   SpiRange spi_range;
-  // uipsec.socket_buffer: SO_RCVBUF/SO_SNDBUF of the ESP socket, bytes
-  std::uint32_t socket_buffer = 4u << 20;
+  // uipsec.socket_buffer: SO_RCVBUF/SO_SNDBUF of the ESP socket, bytes. 8 MiB (the kernel
+  // allows twice that in buffer memory) holds the windows of four TCP streams queued in front of a
+  // busy worker (~11 MB measured); with 4 MiB that queue overflowed (docs/BENCHMARKS.md).
+  std::uint32_t socket_buffer = 8u << 20;
   // uipsec.buffers: packet buffers per worker (the memory budget: buffers x buffer size)
   std::uint32_t packet_buffers = 512;
   // uipsec.sequence_margin: an SA raises its soft expire when at most this many outbound

@@ -99,7 +99,7 @@ TEST(DaemonConfig, ReadsEveryKey) {
   replay_window = 1024
   spi_min = 0x1000
   spi_max = 0x1fff
-  socket_buffer = 8m
+  socket_buffer = 16m
   buffers = 1024
   sequence_margin = 0x100000
 })");
@@ -114,7 +114,7 @@ TEST(DaemonConfig, ReadsEveryKey) {
   EXPECT_EQ(c->replay_window, 1024u);
   EXPECT_EQ(c->spi_range.min, 0x1000u);
   EXPECT_EQ(c->spi_range.max, 0x1fffu);
-  EXPECT_EQ(c->socket_buffer, 8u << 20);
+  EXPECT_EQ(c->socket_buffer, 16u << 20);
   EXPECT_EQ(c->packet_buffers, 1024u);
   EXPECT_EQ(c->sequence_margin, 0x100000u);
 }
