@@ -176,6 +176,20 @@ bool account_sent(const SentMessages& r, std::size_t rest, std::size_t& sent, st
   return false;
 }
 
+std::size_t receive_messages(int fd, mmsghdr* messages, std::size_t count, IoCounters& counters) {
+  int received;
+  do {
+    received = ::recvmmsg(fd, messages, static_cast<unsigned>(count), MSG_DONTWAIT, nullptr);
+  } while (received < 0 && errno == EINTR);
+  if (received >= 0) return static_cast<std::size_t>(received);
+  const int error = errno;
+  if (!is_would_block(error)) {
+    counters.rx_errors.add();
+    counters.note_errno(error);
+  }
+  return 0;
+}
+
 std::size_t ReceiveSlots::receive(int fd, PacketPool& pool, std::size_t want,
                                   IoCounters& counters) {
   want = std::min({want, pool.available(), kMaxBatch});
@@ -186,21 +200,10 @@ std::size_t ReceiveSlots::receive(int fd, PacketPool& pool, std::size_t want,
     iov[i] = {b->data(), receive_room(*b)};
     prepare_receive(messages[i], names[i], iov[i], control[i]);
   }
-  int received;
-  do {
-    received = ::recvmmsg(fd, messages.data(), static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
-  } while (received < 0 && errno == EINTR);
-  if (received < 0) {
-    const int error = errno;
-    if (!is_would_block(error)) {
-      counters.rx_errors.add();
-      counters.note_errno(error);
-    }
-    received = 0;
-  }
+  const std::size_t received = receive_messages(fd, messages.data(), want, counters);
   // Unused buffers go back last-acquired first, so the pool's hot end stays hot.
-  for (std::size_t i = want; i-- > static_cast<std::size_t>(received);) pool.release(buffers[i]);
-  return static_cast<std::size_t>(received);
+  for (std::size_t i = want; i-- > received;) pool.release(buffers[i]);
+  return received;
 }
 
 }  // namespace uipsec

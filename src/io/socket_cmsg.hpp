@@ -104,6 +104,11 @@ void prepare_receive(mmsghdr& message, sockaddr_storage& name, iovec& iov, Contr
 void prepare_send(mmsghdr& message, sockaddr_storage& name, socklen_t name_length, iovec* iov,
                   std::size_t iov_count, ControlBuffer& control, int control_length);
 
+// One recvmmsg (MSG_DONTWAIT, again after EINTR) of `count` prepared messages; failures other
+// than "would block" are counted in rx_errors. Returns how many messages arrived (0 after any
+// failure).
+std::size_t receive_messages(int fd, mmsghdr* messages, std::size_t count, IoCounters& counters);
+
 // The recvmmsg arrays of one batch, one pool buffer per message. Allocated once per socket;
 // used by its receiving thread only.
 struct ReceiveSlots {

@@ -365,9 +365,10 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
       gro.iov[i] = {gro.storage.get() + i * kGroBufferSize, kGroBufferSize};
       prepare_receive(gro.messages[i], gro.names[i], gro.iov[i], gro.control[i]);
     }
-    const int received = receive_messages(gro.messages.data(), kGroSlots);
-    if (received <= 0) break;
-    gro.count = static_cast<std::size_t>(received);
+    const std::size_t received =
+        receive_messages(fd_.get(), gro.messages.data(), kGroSlots, counters_);
+    if (received == 0) break;
+    gro.count = received;
     drained = gro.count < kGroSlots;
     gro.next = 0;
     for (std::size_t i = 0; i < gro.count; ++i) {
@@ -408,21 +409,6 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
   return appended;
 }
 
-int UdpSocket::receive_messages(mmsghdr* messages, std::size_t count) {
-  int received;
-  do {
-    received = ::recvmmsg(fd_.get(), messages, static_cast<unsigned>(count), MSG_DONTWAIT, nullptr);
-  } while (received < 0 && errno == EINTR);
-  if (received < 0) {
-    const int error = errno;
-    if (!is_would_block(error)) {
-      counters_.rx_errors.add();
-      counters_.note_errno(error);
-    }
-  }
-  return received;
-}
-
 std::size_t UdpSocket::scatter_buffers_per_message() const {
   const std::size_t segment = predicted_segment_;
   if (segment < kMinScatterSegment) return 0;
@@ -457,17 +443,18 @@ int UdpSocket::receive_scattered(PacketPool& pool, PacketBatch& batch, std::size
                     gro.control[m]);
     gro.messages[m].msg_hdr.msg_iovlen = per_message;
   }
-  const int received = receive_messages(gro.messages.data(), messages);
-  if (received <= 0) {
+  const std::size_t received =
+      receive_messages(fd_.get(), gro.messages.data(), messages, counters_);
+  if (received == 0) {
     release_left();
-    return received;
+    return 0;
   }
 
   // Messages cut as predicted go to the batch as they lie; from the first one cut otherwise on,
   // every message is gathered into a slot, so that the order stays the kernel's.
   gro.count = 0;
   gro.next = 0;
-  for (std::size_t m = 0; m < static_cast<std::size_t>(received); ++m) {
+  for (std::size_t m = 0; m < received; ++m) {
     msghdr& h = gro.messages[m].msg_hdr;
     PacketBuffer** held = &gro.scatter_buffers[m * per_message];
     const ReceivedControl info = parse_control(h);
@@ -512,7 +499,7 @@ int UdpSocket::receive_scattered(PacketPool& pool, PacketBatch& batch, std::size
     ++gathered_messages_;
   }
   release_left();
-  return received;
+  return static_cast<int>(received);
 }
 
 std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {

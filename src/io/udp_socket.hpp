@@ -115,12 +115,9 @@ class UdpSocket final : public DatagramSocket {
   std::size_t receive_plain(PacketPool& pool, PacketBatch& batch);
   std::size_t receive_coalesced(PacketPool& pool, PacketBatch& batch);
   // How many pool buffers of the expected segment size hold one message (0: do not scatter).
-  // One recvmmsg (MSG_DONTWAIT, again after EINTR) of `count` prepared messages; errors other
-  // than "would block" are counted. Returns recvmmsg's result.
-  int receive_messages(mmsghdr* messages, std::size_t count);
   std::size_t scatter_buffers_per_message() const;
   // One recvmmsg of up to `messages` messages into per_message pool buffers each (the pool and
-  // the batch have room for all); returns recvmmsg's result.
+  // the batch have room for all); returns how many messages arrived (0 after a failure).
   int receive_scattered(PacketPool& pool, PacketBatch& batch, std::size_t messages,
                         std::size_t per_message, std::size_t& appended, std::uint64_t& bytes);
   // A message the kernel refused alone with `error`: a UDP_SEGMENT train it cannot take goes out
