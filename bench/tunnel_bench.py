@@ -508,7 +508,12 @@ class Iperf:
             ["ss", "-Hltn", f"sport = :{IPERF_PORT}"], check=False).stdout
             or self.server.poll() is not None, timeout=10, what="iperf3 server")
         args = system.a.exec_args(["iperf3", "-c", B_INNER, "-B", A_INNER, "-p", str(IPERF_PORT),
-                                   "--json", "--connect-timeout", "5000"] + client_args)
+                                   "--json", "--connect-timeout", "5000",
+                                   # One congestion control for every system, named in the
+                                   # report: a namespace inherits the host's default, which
+                                   # differs between machines (bbr on our VMs, cubic on a
+                                   # stock Debian).
+                                   "-C", system.args.congestion] + client_args)
         self.client = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        text=True)
         system.topology.processes.append(self.client)
@@ -956,6 +961,8 @@ def machine_info(args):
                f"(shared by both tunnel ends, iperf3 client and server)",
         "memory": first("/proc/meminfo", "MemTotal"),
         "kernel": f"`{platform.release()}`",
+        "TCP congestion control": f"`{args.congestion}` (iperf3 -C; the host's default: "
+                                  f"`{host_congestion_control()}`)",
         "packages": versions,
     }
     if "uipsec" in args.systems:
@@ -981,6 +988,18 @@ def machine_info(args):
 # --------------------------------------------------------------------------------------------
 
 
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def host_congestion_control():
+    return read_text("/proc/sys/net/ipv4/tcp_congestion_control") or "cubic"
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--systems", default=",".join(SYSTEMS),
@@ -998,6 +1017,9 @@ def parse_args():
                         help="where the uipsec binaries were built from (for the report)")
     parser.add_argument("--out", help="also write the Markdown report to this file")
     parser.add_argument("--json", help="also write every figure of the run (JSON) to this file")
+    parser.add_argument("--congestion", default=host_congestion_control(),
+                        help="TCP congestion control of every iperf3 test (iperf3 -C; default: "
+                             "this host's, %(default)s)")
     parser.add_argument("--uipsecd", default=os.environ.get(
         "UIPSECD", os.path.join(ROOT, "build/release/src/daemon/uipsecd")))
     parser.add_argument("--uipsec", default=os.environ.get(
@@ -1005,6 +1027,10 @@ def parse_args():
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration, args.flood_duration, args.idle = 1, 3, 5, 2.0
+    available = read_text("/proc/sys/net/ipv4/tcp_available_congestion_control").split()
+    if available and args.congestion not in available:
+        parser.error(f"congestion control {args.congestion!r} is not available here; "
+                     f"available: {', '.join(available)}")
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     for s in args.systems:
         if s not in SYSTEMS:
