@@ -272,22 +272,28 @@ Result<void> Worker::run() {
       if (errno == EINTR) continue;
       return Error(std::string("worker: epoll_wait: ") + std::strerror(errno));
     }
+    // Which seams epoll reported readable (and whether an error queue has path MTU reports).
     bool tun = false;
     bool socket = false;
-    for (int i = 0; i < n; ++i) {
-      const int fd = events[i].data.fd;
-      if (fd == tun_.fd()) {
-        tun = true;
-      } else if (fd == socket_.fd()) {
-        socket = (events[i].events & ~std::uint32_t{EPOLLERR}) != 0;
+    const auto note_ready = [&](int count) {
+      for (int i = 0; i < count; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == tun_.fd()) {
+          tun = true;
+        } else if (fd == socket_.fd()) {
+          socket = socket || (events[i].events & ~std::uint32_t{EPOLLERR}) != 0;
+        }
+        if ((events[i].events & EPOLLERR) != 0 && fd != tun_.fd() && fd != stop_->fd()) {
+          socket_error_pending_ = true;  // an error queue: path MTU reports
+        }
       }
-      if ((events[i].events & EPOLLERR) != 0 && fd != tun_.fd() && fd != stop_->fd()) {
-        socket_error_pending_ = true;  // an error queue: path MTU reports
-      }
-    }
+    };
+    note_ready(n);
     // Keep going while a seam may still have data, one batch each way per turn; a seam that ran
     // dry is read again when epoll reports it. (After a timeout, n == 0, the pass retries only
-    // the held packets.)
+    // the held packets.) While one seam has a backlog, epoll is asked about the other before
+    // each further turn: a bulk transfer's data queued on one side must not hold back what
+    // comes the other way, its ACKs, which clock it.
     bool worked = false;
     for (;;) {
       const Pass pass = poll_seams(tun, socket);
@@ -295,6 +301,10 @@ Result<void> Worker::run() {
       tun = pass.tun_again;
       socket = pass.socket_again;
       if (stopping_.load(std::memory_order_relaxed) || !(tun || socket)) break;
+      if (!(tun && socket)) {
+        const int ready = epoll_wait(epoll.get(), events, static_cast<int>(std::size(events)), 0);
+        if (ready > 0) note_ready(ready);
+      }
     }
     if (worked && busy_poll_ns_ > 0) poll_until_ns = monotonic_ns() + busy_poll_ns_;
   }

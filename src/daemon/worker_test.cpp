@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -210,6 +211,38 @@ TEST_F(WorkerTest, RunSleepsUntilWorkArrivesAndStops) {
   worker_.stop();
   thread.join();
   EXPECT_EQ(worker_.counters().sealed.get(), 1u);
+}
+
+// A backlog on one seam does not hold back the other: while run() works through a TUN device
+// that fills batch after batch, an ESP packet that arrives meanwhile enters the TUN device after
+// the next batch, not after the whole backlog (in a bulk transfer, that packet is the ACK that
+// clocks it).
+TEST_F(WorkerTest, ABacklogOnOneSeamDoesNotHoldBackTheOther) {
+  constexpr std::uint64_t kBacklog = 64;  // eight batches: the pool has eight buffers
+  for (std::uint64_t i = 0; i < kBacklog; ++i) {
+    tun_.inject(udp_packet("198.18.10.1", "198.18.20.1", 1000, 53, 100));
+  }
+  const auto esp = from_peer(udp_packet("198.18.20.1", "198.18.10.1", 53, 1000, 200));
+  bool injected = false;  // worker thread only
+  tun_.on_read([&] {
+    if (injected) return;
+    injected = true;
+    socket_.inject(Endpoint{addr("198.18.0.2"), 4500}, esp);  // during the first batch
+  });
+  std::atomic<std::uint64_t> sealed_at_write{0};
+  tun_.on_write([&] { sealed_at_write.store(worker_.counters().sealed.get()); });
+  std::thread thread([&] { ASSERT_TRUE(worker_.run().ok()); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((worker_.counters().opened.get() == 0 || worker_.counters().sealed.get() < kBacklog) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  worker_.stop();
+  thread.join();
+  EXPECT_EQ(worker_.counters().sealed.get(), kBacklog);
+  ASSERT_EQ(tun_.take_written().size(), 1u);
+  // The batch that was being read when it came, and the next one.
+  EXPECT_LE(sealed_at_write.load(), 16u);
 }
 
 // CPU time the thread has used so far.

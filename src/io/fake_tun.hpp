@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -52,6 +53,10 @@ class FakeTun final : public TunDevice {
     std::lock_guard lock(mutex_);
     return std::exchange(written_, {});
   }
+  // Called by the reader thread at the start of every read_batch and write_batch (before the
+  // device's lock), to act at a known point of the worker's loop. Set before the reader runs.
+  void on_read(std::function<void()> hook) { on_read_ = std::move(hook); }
+  void on_write(std::function<void()> hook) { on_write_ = std::move(hook); }
   // The next `count` writes fail with `error` (EAGAIN: queue full; EINVAL: not IP...), counted
   // as LinuxTun counts them.
   void fail_writes(std::size_t count, int error) {
@@ -67,6 +72,7 @@ class FakeTun final : public TunDevice {
   std::uint32_t mtu() const override { return mtu_; }
 
   std::size_t read_batch(PacketPool& pool, PacketBatch& batch) override {
+    if (on_read_) on_read_();
     std::lock_guard lock(mutex_);
     std::size_t appended = 0;
     for (; io_drops_ > 0; --io_drops_) batch.note_io_drop(io_drop_reason_);
@@ -91,6 +97,7 @@ class FakeTun final : public TunDevice {
   }
 
   std::size_t write_batch(std::span<PacketBuffer* const> packets) override {
+    if (on_write_) on_write_();
     std::lock_guard lock(mutex_);
     std::size_t written = 0;
     for (PacketBuffer* p : packets) {
@@ -135,6 +142,8 @@ class FakeTun final : public TunDevice {
   std::uint32_t io_drops_ = 0;
   int failure_errno_ = 0;
   IoCounters counters_;
+  std::function<void()> on_read_;
+  std::function<void()> on_write_;
 };
 
 }  // namespace uipsec
