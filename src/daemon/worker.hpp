@@ -21,8 +21,8 @@
 // run() blocks in epoll_wait, QSBR-offline, while neither seam has anything: no busy polling
 // (while packets are held it wakes every 10 ms until they have left). After a wake-up it reads
 // only the seams epoll reported, and again those that filled a batch (poll_seams), each time
-// with the other one too when a zero-timeout epoll_wait reports it readable: one direction's
-// backlog never holds back the other.
+// with the other one too when a zero-timeout epoll_wait reports it readable: a backlog in one
+// direction holds back the other for one batch at most.
 //
 // Owner: the worker's own thread; stop() and the counters may be used from any thread.
 #pragma once

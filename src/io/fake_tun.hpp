@@ -53,8 +53,9 @@ class FakeTun final : public TunDevice {
     std::lock_guard lock(mutex_);
     return std::exchange(written_, {});
   }
-  // Called by the reader thread at the start of every read_batch and write_batch (before the
-  // device's lock), to act at a known point of the worker's loop. Set before the reader runs.
+  // Called at the start of every read_batch (on_read) and write_batch (on_write), on the calling
+  // thread and before the device's lock: a test acts at a known point of the worker's loop. Set
+  // them before that thread starts.
   void on_read(std::function<void()> hook) { on_read_ = std::move(hook); }
   void on_write(std::function<void()> hook) { on_write_ = std::move(hook); }
   // The next `count` writes fail with `error` (EAGAIN: queue full; EINVAL: not IP...), counted
