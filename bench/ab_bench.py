@@ -129,17 +129,17 @@ def main():
         tcp = statistics.median(row[0] for row in rows)
         ping = statistics.median(row[1] for row in rows)
         cpu = statistics.median(row[2] for row in rows)
-        udp = (f", UDP median {statistics.median(row[3] for row in rows):.1f} kpps"
-               if args.udp else "")
+        extra = (f", UDP median {statistics.median(row[3] for row in rows):.1f} kpps"
+                 if args.udp else "")
         loaded = [row[4] for row in rows if row[4]]
         if loaded:
-            udp += (f", ping during TCP: median of round medians "
-                    f"{statistics.median(x[0] for x in loaded):.3f} ms, of p90s "
-                    f"{statistics.median(x[1] for x in loaded):.3f} ms")
+            extra += (f", ping during TCP: median of round medians "
+                      f"{statistics.median(x[0] for x in loaded):.3f} ms, of p90s "
+                      f"{statistics.median(x[1] for x in loaded):.3f} ms")
         setting = getattr(args, name + "_setting")
         print(f"{name} ({getattr(args, name)}{', ' + setting if setting else ''}): TCP median "
               f"{tcp:.2f} Gbit/s ({args.streams} stream{'s' if args.streams > 1 else ''}), "
-              f"ping median of round medians {ping:.3f} ms, {cpu:.1f} ms CPU per Gbit/s{udp}")
+              f"ping median of round medians {ping:.3f} ms, {cpu:.1f} ms CPU per Gbit/s{extra}")
     print(f"load average now: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
 
 

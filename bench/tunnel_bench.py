@@ -1151,7 +1151,7 @@ def main():
     started_at = datetime.datetime.now(datetime.timezone.utc)
     started = time.monotonic()
     meta = machine_info(args)
-    load_start = " ".join(open("/proc/loadavg").read().split()[:3])
+    load_start = " ".join(read_text("/proc/loadavg").split()[:3])
     labels = {k: (SYSTEMS[k].label, SYSTEMS[k].esp) for k in args.systems}
     results = Results(args.systems, args.rounds)
     workdir = tempfile.mkdtemp(prefix="uipsec-tunnel-bench-")
@@ -1173,7 +1173,7 @@ def main():
                     f"(wall time {(time.monotonic() - started) / 60:.1f} min)")
     meta["load average (1/5/15 min)"] = (
         f"{load_start} at the start, "
-        f"{' '.join(open('/proc/loadavg').read().split()[:3])} at the end")
+        f"{' '.join(read_text('/proc/loadavg').split()[:3])} at the end")
     report = markdown(results, labels, meta, args)
     print(report)
     if args.out:

@@ -350,9 +350,10 @@ std::size_t UdpSocket::receive_coalesced(PacketPool& pool, PacketBatch& batch) {
       const std::size_t messages = std::min(
           {kGroSlots, (kMaxBatch - batch.size) / per_message, pool.available() / per_message});
       if (messages != 0) {
-        const int received = receive_scattered(pool, batch, messages, per_message, appended, bytes);
-        if (received <= 0) break;
-        drained = static_cast<std::size_t>(received) < messages;
+        const std::size_t received =
+            receive_scattered(pool, batch, messages, per_message, appended, bytes);
+        if (received == 0) break;
+        drained = received < messages;
         continue;
       }
       // No room for a whole message: this batch goes first (receiving into the slots now would
@@ -416,9 +417,9 @@ std::size_t UdpSocket::scatter_buffers_per_message() const {
   return (kGroBufferSize + segment - 1) / segment;
 }
 
-int UdpSocket::receive_scattered(PacketPool& pool, PacketBatch& batch, std::size_t messages,
-                                 std::size_t per_message, std::size_t& appended,
-                                 std::uint64_t& bytes) {
+std::size_t UdpSocket::receive_scattered(PacketPool& pool, PacketBatch& batch, std::size_t messages,
+                                         std::size_t per_message, std::size_t& appended,
+                                         std::uint64_t& bytes) {
   GroSlots& gro = *gro_slots_;
   const std::size_t segment = predicted_segment_;
   const std::size_t buffers = messages * per_message;
@@ -499,7 +500,7 @@ int UdpSocket::receive_scattered(PacketPool& pool, PacketBatch& batch, std::size
     ++gathered_messages_;
   }
   release_left();
-  return static_cast<int>(received);
+  return received;
 }
 
 std::size_t UdpSocket::receive_plain(PacketPool& pool, PacketBatch& batch) {

@@ -118,8 +118,9 @@ class UdpSocket final : public DatagramSocket {
   std::size_t scatter_buffers_per_message() const;
   // One recvmmsg of up to `messages` messages into per_message pool buffers each (the pool and
   // the batch have room for all); returns how many messages arrived (0 after a failure).
-  int receive_scattered(PacketPool& pool, PacketBatch& batch, std::size_t messages,
-                        std::size_t per_message, std::size_t& appended, std::uint64_t& bytes);
+  std::size_t receive_scattered(PacketPool& pool, PacketBatch& batch, std::size_t messages,
+                                std::size_t per_message, std::size_t& appended,
+                                std::uint64_t& bytes);
   // A message the kernel refused alone with `error`: a UDP_SEGMENT train it cannot take goes out
   // datagram by datagram (GSO off for good or for a while), anything else is counted.
   // Returns (datagrams, bytes) sent after all.
