@@ -160,6 +160,26 @@ Result<std::vector<InterfaceAddress>> InterfaceAddresses::list(InterfaceIndex if
   return Error(doing + ": the addresses kept changing during the dump; try again");
 }
 
+Result<LinkDrops> InterfaceAddresses::link_drops(InterfaceIndex ifindex) {
+  const std::string doing = "read the counters of interface " + std::to_string(ifindex.value());
+  alignas(nlmsghdr) std::uint8_t buffer[kNetlinkRequestBytes];
+  std::optional<LinkDrops> found;
+  std::string why;
+  auto error = transact(
+      build_link_request(buffer, seq_++, ifindex), doing,
+      [&](const nlmsghdr* message) {
+        auto drops = parse_link_drops(message);
+        if (drops && drops->ifindex == ifindex) found = *drops;
+      },
+      why);
+  if (!error) return error.error();
+  if (*error != 0) {
+    return Error(doing + ": " + errno_text(*error) + (why.empty() ? "" : " (kernel: " + why + ")"));
+  }
+  if (!found) return Error(doing + ": the kernel's answer carried no statistics");
+  return *found;
+}
+
 Result<std::size_t> InterfaceAddresses::flush(InterfaceIndex ifindex, std::uint8_t protocol) {
   auto present = list(ifindex);
   if (!present) return present.error();

@@ -2,7 +2,8 @@
 // what an IKE daemon does with a virtual IP the peer assigned (strongSwan's kernel_net_t
 // add_ip/del_ip; kernel-libipsec puts it on its TUN device). Ours carry the routing-protocol tag
 // kUipsecRouteProtocol in IFA_PROTO (Linux >= 6.1 keeps and reports it; older kernels ignore
-// it), so that a later run finds what an earlier one left and flushes only that. Never runs `ip`.
+// it), so that a later run finds what an earlier one left and flushes only that. It also reads
+// an interface's drop counters (what `ip -s link` shows). Never runs `ip`.
 #pragma once
 
 #include <linux/netlink.h>
@@ -18,6 +19,7 @@
 #include "base/ip_address.hpp"
 #include "base/result.hpp"
 #include "io/interface_index.hpp"
+#include "io/netlink_message.hpp"
 #include "io/route.hpp"
 #include "io/rtnetlink_socket.hpp"
 
@@ -57,6 +59,8 @@ class InterfaceAddresses {
   Result<std::vector<InterfaceAddress>> list(InterfaceIndex ifindex);
   // Removes the addresses of `ifindex` tagged `protocol`; returns how many.
   Result<std::size_t> flush(InterfaceIndex ifindex, std::uint8_t protocol = kUipsecRouteProtocol);
+  // The kernel's drop counters of interface `ifindex` (no capability needed).
+  Result<LinkDrops> link_drops(InterfaceIndex ifindex);
 
  private:
   explicit InterfaceAddresses(RtnetlinkSocket socket) : socket_(std::move(socket)) {}

@@ -1,10 +1,15 @@
 #include "io/interface_address.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
 
 #include "io/linux_tun.hpp"
 #include "io/netlink_message.hpp"
@@ -104,6 +109,56 @@ TEST(InterfaceAddress, AddsListsAndFlushesOnlyItsOwnInANamespace) {
     ASSERT_EQ(listed.size(), 1u);
     EXPECT_EQ(listed.front().address, ip("198.18.51.1"));
     EXPECT_TRUE(addresses.remove(v4).ok()) << "gone already: fine";
+  });
+}
+
+// The kernel's counters of a TUN device nobody reads: what it routes there beyond the queue's
+// room (tx_queue_len packets) is dropped and counted in tx_dropped.
+TEST(InterfaceAddress, LinkDropsCountWhatAnUnreadTunDeviceHadNoRoomFor) {
+  UIPSEC_IN_NETNS([] {
+    if (::access("/dev/net/tun", F_OK) != 0) test::skip_in_child("no /dev/net/tun on this host");
+    auto tun = LinuxTun::create("vd0", 1400);
+    ASSERT_TRUE(tun.ok()) << tun.error().message();
+    ASSERT_EQ(test::add_address("vd0", "198.18.0.1/24"), "");
+    auto opened = InterfaceAddresses::open();
+    ASSERT_TRUE(opened.ok()) << opened.error().message();
+    auto before = opened->link_drops((*tun)->ifindex());
+    ASSERT_TRUE(before.ok()) << before.error().message();
+    EXPECT_EQ(before->ifindex, (*tun)->ifindex());
+    EXPECT_EQ(before->tx_dropped, 0u);
+
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    ASSERT_EQ(::inet_pton(AF_INET, "198.18.0.2", &to.sin_addr), 1);
+    const char payload[64] = {};
+    constexpr int kSent = 1500;  // three times the default queue of 500
+    for (int i = 0; i < kSent; ++i) {
+      ASSERT_EQ(
+          ::sendto(fd, payload, sizeof(payload), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)),
+          static_cast<ssize_t>(sizeof(payload)));
+    }
+    ::close(fd);
+
+    auto after = opened->link_drops((*tun)->ifindex());
+    ASSERT_TRUE(after.ok()) << after.error().message();
+    EXPECT_GE(after->tx_dropped, static_cast<std::uint64_t>(kSent - 600))
+        << "the queue holds at most tx_queue_len (500) packets";
+    EXPECT_LE(after->tx_dropped, static_cast<std::uint64_t>(kSent));
+    EXPECT_EQ(after->rx_dropped, 0u);
+  });
+}
+
+TEST(InterfaceAddress, LinkDropsOfAMissingInterfaceSayWhich) {
+  UIPSEC_IN_NETNS([] {
+    auto opened = InterfaceAddresses::open();
+    ASSERT_TRUE(opened.ok()) << opened.error().message();
+    auto drops = opened->link_drops(InterfaceIndex(4000));
+    ASSERT_FALSE(drops.ok());
+    EXPECT_NE(drops.error().message().find("interface 4000"), std::string::npos)
+        << drops.error().message();
   });
 }
 

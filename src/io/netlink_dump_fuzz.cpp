@@ -1,5 +1,5 @@
 // Fuzzes the parsers of what the kernel sends on the rtnetlink socket: a received datagram of
-// route, rule and address entries, acknowledgements and dump ends.
+// route, rule and address entries, an interface's counters, acknowledgements and dump ends.
 #include <linux/rtnetlink.h>
 
 #include <cstdint>
@@ -56,6 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)uipsec::parse_ack(message);
     if (auto change = uipsec::parse_address_change(message)) (void)change->address.to_string();
     if (auto address = uipsec::parse_interface_address(message)) check_address(*address);
+    if (auto drops = uipsec::parse_link_drops(message)) {
+      if (drops->ifindex.value() == 0) __builtin_trap();
+    }
   });
   if (walk.status == uipsec::WalkStatus::kDone && walk.ack.error < 0) __builtin_trap();
   return 0;

@@ -4,11 +4,13 @@
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 
@@ -313,6 +315,37 @@ nlmsghdr* build_address_dump_request(void* buffer, std::uint32_t seq, IpFamily f
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifaddrmsg)));
   ifa->ifa_family = address_family(family);
   return header;
+}
+
+nlmsghdr* build_link_request(void* buffer, std::uint32_t seq, InterfaceIndex ifindex) {
+  nlmsghdr* header =
+      start(buffer, RTM_GETLINK, static_cast<std::uint16_t>(NLM_F_REQUEST | NLM_F_ACK), seq);
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = static_cast<int>(ifindex.value());
+  return header;
+}
+
+std::optional<LinkDrops> parse_link_drops(const nlmsghdr* message) {
+  if (message->nlmsg_type != RTM_NEWLINK) return std::nullopt;
+  Attributes<IFLA_MAX> attributes;
+  if (!parse_attributes(message, sizeof(ifinfomsg), attributes)) return std::nullopt;
+  const nlattr* stats = attributes[IFLA_STATS64];
+  // Older kernels send a shorter struct; the drop counters sit in its first part.
+  constexpr std::size_t kNeeded =
+      offsetof(rtnl_link_stats64, tx_dropped) + sizeof(rtnl_link_stats64::tx_dropped);
+  if (stats == nullptr || mnl_attr_get_payload_len(stats) < kNeeded) return std::nullopt;
+  ifinfomsg ifi;
+  std::memcpy(&ifi, mnl_nlmsg_get_payload(message), sizeof(ifi));
+  if (ifi.ifi_index <= 0) return std::nullopt;
+  const auto* payload = static_cast<const std::uint8_t*>(mnl_attr_get_payload(stats));
+  LinkDrops drops;
+  drops.ifindex = InterfaceIndex(static_cast<std::uint32_t>(ifi.ifi_index));
+  std::memcpy(&drops.rx_dropped, payload + offsetof(rtnl_link_stats64, rx_dropped),
+              sizeof(drops.rx_dropped));
+  std::memcpy(&drops.tx_dropped, payload + offsetof(rtnl_link_stats64, tx_dropped),
+              sizeof(drops.tx_dropped));
+  return drops;
 }
 
 std::optional<NetlinkAck> parse_ack(const nlmsghdr* message) {

@@ -1,7 +1,8 @@
 // rtnetlink messages for routes and rules (RFC 3549; <linux/rtnetlink.h>, <linux/fib_rules.h>):
-// pure builders of requests, and parsers of what the kernel sends back — dump entries and
-// acknowledgements with their extended-ack text. The parsers treat their input as untrusted:
-// they check every length and never read outside the buffer (netlink_dump_fuzz.cpp).
+// pure builders of requests, and parsers of what the kernel sends back — dump entries, an
+// interface's drop counters and acknowledgements with their extended-ack text. The parsers treat
+// their input as untrusted: they check every length and never read outside the buffer
+// (netlink_dump_fuzz.cpp).
 #pragma once
 
 #include <linux/netlink.h>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "base/bytes.hpp"
+#include "io/interface_index.hpp"
 #include "io/route.hpp"
 
 namespace uipsec {
@@ -59,6 +61,24 @@ struct AddressChange {
 std::optional<AddressChange> parse_address_change(const nlmsghdr* message);
 // RTM_GETADDR dump of one family's addresses.
 nlmsghdr* build_address_dump_request(void* buffer, std::uint32_t seq, IpFamily family);
+
+// The drop counters of a network interface, from an RTM_NEWLINK message's IFLA_STATS64
+// (struct rtnl_link_stats64; `ip -s link` shows the same).
+struct LinkDrops {
+  InterfaceIndex ifindex;
+  // Packets the kernel dropped on their way in from the device (for a TUN device: what its
+  // reader wrote) and on their way out to it (for a TUN device: what had no room in the queue
+  // its reader reads, or found no reader).
+  std::uint64_t rx_dropped = 0;
+  std::uint64_t tx_dropped = 0;
+  friend bool operator==(const LinkDrops&, const LinkDrops&) = default;
+};
+// RTM_GETLINK of the interface `ifindex` (NLM_F_ACK: the answer is one RTM_NEWLINK, then the
+// acknowledgement).
+nlmsghdr* build_link_request(void* buffer, std::uint32_t seq, InterfaceIndex ifindex);
+// An RTM_NEWLINK message with IFLA_STATS64; nullopt when it is not one, is malformed, or
+// carries no 64-bit statistics.
+std::optional<LinkDrops> parse_link_drops(const nlmsghdr* message);
 
 // The outcome of an NLMSG_ERROR message: `error` is 0 for success or a positive errno;
 // `message` is the kernel's extended-ack text ("Invalid prefsrc address"), empty when none.

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -314,6 +316,53 @@ TEST(NetlinkMessage, AddressAnnouncementsParseAndMalformedOnesDoNot) {
   EXPECT_EQ(request->nlmsg_type, RTM_GETADDR);
   EXPECT_NE(request->nlmsg_flags & NLM_F_DUMP, 0);
   EXPECT_EQ(static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(request))->ifa_family, AF_INET6);
+}
+
+TEST(NetlinkMessage, LinkRequestNamesOneInterfaceAndItsAnswerGivesTheDrops) {
+  alignas(nlmsghdr) std::uint8_t request_buffer[kNetlinkRequestBytes];
+  const nlmsghdr* request = build_link_request(request_buffer, 5, InterfaceIndex(7));
+  EXPECT_EQ(request->nlmsg_type, RTM_GETLINK);
+  EXPECT_EQ(request->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK) << "one interface, not a dump";
+  EXPECT_EQ(request->nlmsg_seq, 5u);
+  EXPECT_EQ(static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(request))->ifi_index, 7);
+
+  // The answer as the kernel sends it: RTM_NEWLINK, other attributes, IFLA_STATS64.
+  Buffer buffer;
+  nlmsghdr* header = mnl_nlmsg_put_header(buffer.bytes);
+  header->nlmsg_type = RTM_NEWLINK;
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
+  ifi->ifi_index = 7;
+  mnl_attr_put_strz(header, IFLA_IFNAME, "utun0");
+  rtnl_link_stats64 stats{};
+  stats.rx_dropped = 3;
+  stats.tx_dropped = 1234567890123;
+  stats.tx_packets = 99;
+  mnl_attr_put(header, IFLA_STATS64, sizeof(stats), &stats);
+  const auto drops = parse_link_drops(header);
+  ASSERT_TRUE(drops);
+  EXPECT_EQ(*drops, (LinkDrops{InterfaceIndex(7), 3, 1234567890123}));
+
+  header->nlmsg_type = RTM_NEWADDR;
+  EXPECT_FALSE(parse_link_drops(header)) << "not a link message";
+  header->nlmsg_type = RTM_NEWLINK;
+  ifi->ifi_index = 0;
+  EXPECT_FALSE(parse_link_drops(header)) << "no interface";
+  ifi->ifi_index = 7;
+
+  // Statistics too short to hold tx_dropped, and none at all.
+  Buffer short_buffer;
+  nlmsghdr* cut = mnl_nlmsg_put_header(short_buffer.bytes);
+  cut->nlmsg_type = RTM_NEWLINK;
+  static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(cut, sizeof(ifinfomsg)))->ifi_index = 7;
+  mnl_attr_put(cut, IFLA_STATS64, offsetof(rtnl_link_stats64, tx_dropped), &stats);
+  EXPECT_FALSE(parse_link_drops(cut));
+  Buffer bare_buffer;
+  nlmsghdr* bare = mnl_nlmsg_put_header(bare_buffer.bytes);
+  bare->nlmsg_type = RTM_NEWLINK;
+  static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(bare, sizeof(ifinfomsg)))->ifi_index = 7;
+  EXPECT_FALSE(parse_link_drops(bare));
+  bare->nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg) - 1);
+  EXPECT_FALSE(parse_link_drops(bare)) << "shorter than its fixed header";
 }
 
 }  // namespace
