@@ -26,6 +26,7 @@
 #include "io/combined_datagram_socket.hpp"
 #include "io/event_fd.hpp"
 #include "io/event_loop.hpp"
+#include "io/interface_address.hpp"
 #include "io/linux_tun.hpp"
 #include "io/raw_esp_socket.hpp"
 #include "io/route_table.hpp"
@@ -101,6 +102,9 @@ struct Daemon::Parts {
   std::unique_ptr<RtnetlinkRouteControl> route_control;
   std::unique_ptr<RouteManager> routes;
   std::unique_ptr<AddressMonitor> addresses;  // preferred sources that come and go
+  // Reads the TUN devices' kernel drop counters for `uipsec stats` (before backend: it is used
+  // by it).
+  std::unique_ptr<InterfaceAddresses> link_counters;
   std::unique_ptr<DaemonBackend> backend;
   std::unique_ptr<EventLoop> loop;
   std::unique_ptr<EventLoopWatcher> watcher;
@@ -405,12 +409,22 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
           "routing to you)");
     }
   }
+  auto link_counters = InterfaceAddresses::open();
+  if (!link_counters) return link_counters.error();
+  p->link_counters = std::make_unique<InterfaceAddresses>(std::move(*link_counters));
+  DaemonBackend::DeviceDrops device_drops =
+      [raw = p.get()](InterfaceIndex device) -> Result<std::uint64_t> {
+    auto drops = raw->link_counters->link_drops(device);
+    if (!drops) return drops.error();
+    return drops->tx_dropped;
+  };
   p->backend = std::make_unique<DaemonBackend>(
       *p->local, p->routes.get(),
-      std::vector<DaemonBackend::Seam>{{"tun", &p->tun->counters()},
+      std::vector<DaemonBackend::Seam>{{"tun", &p->tun->counters(), p->tun->ifindex()},
                                        {"socket", &p->socket->counters()},
                                        {"ike", &p->ike->counters()},
-                                       {"keepalive", &p->ike->keepalive_counters()}});
+                                       {"keepalive", &p->ike->keepalive_counters()}},
+      std::move(device_drops));
   if (p->raw_esp4) p->backend->add_seam({"raw-esp4", &p->raw_esp4->counters()});
   if (p->raw_esp6) p->backend->add_seam({"raw-esp6", &p->raw_esp6->counters()});
   if (p->transports) p->backend->add_seam({"transports", &p->transports->counters()});
@@ -476,8 +490,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config, std::s
     devices.groups.push_back(p->tun_group.get());
     for (auto& extra : p->extra_workers) devices.groups.push_back(extra->group.get());
     devices.domain = &p->domain;
-    devices.counters_added = [raw = p.get()](const std::string& seam, const IoCounters& c) {
-      raw->backend->add_seam({seam, &c});
+    devices.counters_added = [raw = p.get()](const std::string& seam, const IoCounters& c,
+                                             InterfaceIndex device) {
+      raw->backend->add_seam({seam, &c, device});
     };
     devices.counters_removed = [raw = p.get()](const IoCounters& c) {
       raw->backend->remove_seam(c);

@@ -62,6 +62,26 @@ Result<std::size_t> DaemonBackend::flush_policies() {
   return flushed;
 }
 
+DaemonBackend::DaemonBackend(IpsecBackend& inner, RouteManager* routes, std::vector<Seam> seams,
+                             DeviceDrops device_drops)
+    : inner_(inner), routes_(routes), device_drops_(std::move(device_drops)) {
+  for (Seam& seam : seams) add_seam(std::move(seam));
+}
+
+void DaemonBackend::add_seam(Seam seam) {
+  if (seam.device.value() != 0 && device_drops_) {
+    // What the device counted before we had it is not ours (a device uipsecd attached to, or one
+    // whose reader was another process). When the count cannot be read, the seam shows its own.
+    auto drops = device_drops_(seam.device);
+    if (drops) {
+      seam.device_drops_at_start = *drops;
+    } else {
+      seam.device = InterfaceIndex{};
+    }
+  }
+  seams_.push_back(std::move(seam));
+}
+
 Result<Statistics> DaemonBackend::statistics() {
   auto s = inner_.statistics();
   if (!s) return s;
@@ -80,6 +100,13 @@ Result<Statistics> DaemonBackend::statistics() {
         {"tx_unreachable", &c.tx_unreachable},
         {"tx_errors", &c.tx_errors}};
     for (const auto& [name, counter] : counters) s->io[seam.name + "." + name] = counter->get();
+    if (seam.device.value() != 0) {
+      // A device that went (or a counter the kernel reset) adds nothing.
+      auto drops = device_drops_(seam.device);
+      if (drops && *drops > seam.device_drops_at_start) {
+        s->io[seam.name + ".rx_kernel_drops"] += *drops - seam.device_drops_at_start;
+      }
+    }
   }
   for (const auto& [name, value] : io_values_) s->io[name] = value;
   return s;

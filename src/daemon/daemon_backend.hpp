@@ -8,26 +8,37 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "backend/ipsec_backend.hpp"
 #include "daemon/route_manager.hpp"
+#include "io/interface_index.hpp"
 #include "io/io_counters.hpp"
 
 namespace uipsec {
 
 class DaemonBackend final : public IpsecBackend {
  public:
-  // A named set of OS-seam counters ("tun", "socket").
+  // A named set of OS-seam counters ("tun", "socket"). For a TUN device, `device` is its
+  // interface (on the seam of its first queue only): its rx_kernel_drops then include what the
+  // kernel dropped on the way into the device since the seam was added (the device's tx_dropped:
+  // no room in the queue we read, or no reader).
   struct Seam {
     std::string name;
     const IoCounters* counters;
+    InterfaceIndex device{};
+    std::uint64_t device_drops_at_start = 0;  // set by DaemonBackend
   };
+  // The kernel's count of packets dropped on the way into a device (tx_dropped), or an error.
+  using DeviceDrops = std::function<Result<std::uint64_t>(InterfaceIndex)>;
 
   // Everything must outlive this object. `routes` may be null: route management off.
-  DaemonBackend(IpsecBackend& inner, RouteManager* routes, std::vector<Seam> seams)
-      : inner_(inner), routes_(routes), seams_(std::move(seams)) {}
+  // `device_drops` may be empty: no device counters.
+  DaemonBackend(IpsecBackend& inner, RouteManager* routes, std::vector<Seam> seams,
+                DeviceDrops device_drops = {});
 
   Result<Spi> allocate_spi(const IpAddress& s, const IpAddress& d) override {
     return inner_.allocate_spi(s, d);
@@ -58,7 +69,7 @@ class DaemonBackend final : public IpsecBackend {
   // `reason` (which says why and what to do); "" accepts them.
   void refuse_raw_esp(std::string reason) { raw_esp_off_ = std::move(reason); }
   // One more seam in statistics() (the raw ESP sockets, opened after the others).
-  void add_seam(Seam seam) { seams_.push_back(std::move(seam)); }
+  void add_seam(Seam seam);
   // Takes the seam of `counters` out of statistics() (a virtual IP's TUN device that goes).
   void remove_seam(const IoCounters& counters) {
     std::erase_if(seams_, [&](const Seam& s) { return s.counters == &counters; });
@@ -73,6 +84,7 @@ class DaemonBackend final : public IpsecBackend {
   IpsecBackend& inner_;
   RouteManager* routes_;
   std::vector<Seam> seams_;
+  DeviceDrops device_drops_;
   std::map<std::string, std::uint64_t> io_values_;
   std::string raw_esp_off_;
 };

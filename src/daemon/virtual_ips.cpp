@@ -121,7 +121,7 @@ Result<void> VirtualIps::add_device(const IpAddress& address) {
   for (std::size_t k = 0; k < device.counters.size(); ++k) {
     if (o.counters_added) {
       o.counters_added("tun-" + name + (k == 0 ? "" : "-q" + std::to_string(k)),
-                       *device.counters[k]);
+                       *device.counters[k], k == 0 ? ifindex : InterfaceIndex{});
     }
   }
   devices_.emplace(address, std::move(device));

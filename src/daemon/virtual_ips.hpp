@@ -59,8 +59,10 @@ class VirtualIps final : public AddressGateway {
     // (IFF_MULTI_QUEUE with more than one).
     std::vector<TunGroup*> groups;
     QsbrDomain* domain = nullptr;  // the workers' QSBR domain (grace periods before closing)
-    // Each queue's counters, for `uipsec stats` ("tun-NAME", "tun-NAME-q1"...), while it lives.
-    std::function<void(const std::string& seam, const IoCounters& counters)> counters_added;
+    // Each queue's counters, for `uipsec stats` ("tun-NAME", "tun-NAME-q1"...), while it lives;
+    // `device` is the device's interface with its first queue, 0 with the others.
+    std::function<void(const std::string& seam, const IoCounters& counters, InterfaceIndex device)>
+        counters_added;
     std::function<void(const IoCounters& counters)> counters_removed;
   };
   // From now on, every address added gets a device of its own. Precondition: no address added.

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -108,8 +109,11 @@ TEST(VirtualIps, EachAddressGetsADeviceOfItsOwn) {
     devices.mtu = 1400;
     devices.groups = {group->get()};
     devices.domain = &domain;
-    devices.counters_added = [&](const std::string& seam, const IoCounters&) {
+    std::vector<std::uint32_t> seam_devices;
+    devices.counters_added = [&](const std::string& seam, const IoCounters&,
+                                 InterfaceIndex device) {
       seams.push_back(seam);
+      seam_devices.push_back(device.value());
     };
     devices.counters_removed = [&](const IoCounters&) { ++removed; };
     ips.set_device_per_address(std::move(devices));
@@ -121,6 +125,9 @@ TEST(VirtualIps, EachAddressGetsADeviceOfItsOwn) {
     EXPECT_EQ(ips.device_of(ip("2001:db8:50::1")), "vi0v2");
     EXPECT_NE(::if_nametoindex("vi0v1"), 0u);
     EXPECT_EQ(seams, (std::vector<std::string>{"tun-vi0v1", "tun-vi0v2"}));
+    // Each device's first (here: only) queue carries its interface, for the kernel's drops.
+    EXPECT_EQ(seam_devices,
+              (std::vector<std::uint32_t>{::if_nametoindex("vi0v1"), ::if_nametoindex("vi0v2")}));
     const auto members = (*group)->members();
     ASSERT_EQ(members.size(), 2u);
     EXPECT_EQ(members[0].address, ip("198.18.50.1"));

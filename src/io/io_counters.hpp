@@ -15,7 +15,8 @@ struct IoCounters {
   OwnedCounter rx_packets;
   OwnedCounter rx_bytes;
   // Packets the kernel dropped before we could read them and told us about (SO_RXQ_OVFL: the
-  // socket's receive queue overflowed).
+  // socket's receive queue overflowed). A TUN device's own drops (its tx_dropped) are read from
+  // the kernel when statistics are asked for and added there (daemon/daemon_backend.hpp).
   OwnedCounter rx_kernel_drops;
   // Packets larger than the buffer's room; dropped.
   OwnedCounter rx_truncated;

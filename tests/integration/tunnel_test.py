@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """uipsec <-> uipsec: two uipsecd in two namespaces carry a ping and a TCP transfer (checksum
 compared at the far end) for each algorithm suite, IPv4 and IPv6 inside and outside, and ESN with
-the sequence crossing 2^32."""
+the sequence crossing 2^32; and the kernel's drops in front of a stalled daemon's TUN device."""
+
+import os
+import signal
 
 import harness as h
 
@@ -61,6 +64,43 @@ def test_esn_crosses_two_to_the_32(topology):
     check_tunnel(topology, "aes-gcm", esn=True, start_seq=(1 << 32) - 200, size=600_000)
 
 
+BURST = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0))
+for _ in range(int(sys.argv[3])):
+    s.sendto(b"x" * 64, (sys.argv[2], 9))
+"""
+
+
+def test_stalled_daemon_shows_the_kernels_tun_drops(topology):
+    """While uipsecd does not read its TUN device (stopped here with SIGSTOP), the kernel drops
+    what the device's queue has no room for; `uipsec stats` shows those as tun.rx_kernel_drops,
+    and the tunnel works again once uipsecd runs."""
+    pair = h.Pair(topology)
+    keys = h.Keys()
+    uipsecd, uipsec = h.binaries()
+    a = h.Daemon(pair.a, pair.workdir, "a", h.tunnel_config("a", "aes-gcm", keys), uipsecd, uipsec)
+    b = h.Daemon(pair.b, pair.workdir, "b", h.tunnel_config("b", "aes-gcm", keys), uipsecd, uipsec)
+    assert h.ping(pair.a, h.A_INNER4, h.B_INNER4, count=1).returncode == 0
+    assert a.stats()["io"]["tun.rx_kernel_drops"] == 0, a.stats()["io"]
+    sent = 3000  # the device's queue holds 500 (its tx_queue_len)
+    os.kill(a.process.pid, signal.SIGSTOP)
+    try:
+        pair.a.run(["/usr/bin/python3", "-c", BURST, h.A_INNER4, h.B_INNER4, str(sent)])
+    finally:
+        os.kill(a.process.pid, signal.SIGCONT)
+    io = a.stats()["io"]
+    assert 1000 <= io["tun.rx_kernel_drops"] <= sent, io
+    assert b.stats()["io"]["tun.rx_kernel_drops"] == 0
+    assert h.ping(pair.a, h.A_INNER4, h.B_INNER4, count=1).returncode == 0
+    h.log(f"   {io['tun.rx_kernel_drops']} of {sent} datagrams dropped by the kernel "
+          "while uipsecd was stopped")
+    for daemon in (a, b):
+        assert daemon.stop() == 0, daemon.output()
+
+
 if __name__ == "__main__":
     h.main([test_gcm_ipv4, test_chacha_ipv6_inside_ipv4, test_cbc_ipv4_inside_ipv6,
-            test_gcm_ipv6_inside_ipv6, test_esn_crosses_two_to_the_32])
+            test_gcm_ipv6_inside_ipv6, test_esn_crosses_two_to_the_32,
+            test_stalled_daemon_shows_the_kernels_tun_drops])
