@@ -278,6 +278,20 @@ TEST(NetlinkMessage, ParsesWhatTheKernelSends) {
   EXPECT_EQ(walk.status, WalkStatus::kDone);
   EXPECT_EQ(walk.ack.error, ENOENT);
   EXPECT_NE(walk.ack.message.find("FIB table does not exist"), std::string::npos);
+
+  // RTM_GETLINK of a fresh TUN device (`ip tuntap add`, up, nothing sent), sequence 77.
+  auto link = captured("link_tun_with_stats", size);
+  std::vector<LinkDrops> links;
+  walk = walk_netlink(ByteSpan(reinterpret_cast<std::uint8_t*>(link.data()), size), 77,
+                      [&](const nlmsghdr* m) {
+                        if (auto d = parse_link_drops(m)) links.push_back(*d);
+                      });
+  EXPECT_EQ(walk.status, WalkStatus::kDone);
+  EXPECT_EQ(walk.ack.error, 0);
+  ASSERT_EQ(links.size(), 1u);
+  EXPECT_NE(links[0].ifindex.value(), 0u);
+  EXPECT_EQ(links[0].rx_dropped, 0u);
+  EXPECT_EQ(links[0].tx_dropped, 0u);
 }
 
 TEST(NetlinkMessage, AddressAnnouncementsParseAndMalformedOnesDoNot) {
