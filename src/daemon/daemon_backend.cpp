@@ -69,10 +69,12 @@ DaemonBackend::DaemonBackend(IpsecBackend& inner, RouteManager* routes, std::vec
 }
 
 void DaemonBackend::add_seam(Seam seam) {
-  if (seam.device.value() != 0 && device_drops_) {
+  if (seam.device.value() != 0) {
     // What the device counted before we had it is not ours (a device uipsecd attached to, or one
-    // whose reader was another process). When the count cannot be read, the seam shows its own.
-    auto drops = device_drops_(seam.device);
+    // whose reader was another process). When the count cannot be read, or there is nothing to
+    // read it with, the seam shows its own counters only.
+    Result<std::uint64_t> drops = Error("no device counters");
+    if (device_drops_) drops = device_drops_(seam.device);
     if (drops) {
       seam.device_drops_at_start = *drops;
     } else {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <map>
 
 #include "backend/local_backend.hpp"
 #include "daemon/daemon_backend.hpp"
@@ -421,6 +423,43 @@ class DaemonBackendTest : public RouteManagerTest {
   IoCounters tun_counters_;
   DaemonBackend backend_{local_, &manager_, {{"tun", &tun_counters_}}};
 };
+
+// A TUN seam's rx_kernel_drops add what the kernel counted for its device since the seam came;
+// a count that cannot be read (the device went) adds nothing, and so does a seam without a
+// device or a backend without a way to read one.
+TEST_F(DaemonBackendTest, TunSeamsAddTheDevicesKernelDropsSinceTheyCame) {
+  std::map<std::uint32_t, std::uint64_t> kernel{{7, 40}};
+  DaemonBackend::DeviceDrops read = [&](InterfaceIndex device) -> Result<std::uint64_t> {
+    const auto found = kernel.find(device.value());
+    if (found == kernel.end()) return Error("No such device");
+    return found->second;
+  };
+  IoCounters socket_counters;
+  DaemonBackend backend(local_, nullptr,
+                        {{"tun", &tun_counters_, InterfaceIndex(7)}, {"socket", &socket_counters}},
+                        read);
+  IoCounters vip_counters;
+  backend.add_seam({"tun-vip", &vip_counters, InterfaceIndex(9)});  // unreadable: no device 9
+  tun_counters_.rx_kernel_drops.add(2);
+  socket_counters.rx_kernel_drops.add(5);
+  kernel[7] = 43;
+  kernel[9] = 100;
+  auto stats = backend.statistics();
+  ASSERT_TRUE(stats.ok()) << stats.error().message();
+  EXPECT_EQ(stats->io.at("tun.rx_kernel_drops"), 2u + 3u) << "40 were there before";
+  EXPECT_EQ(stats->io.at("socket.rx_kernel_drops"), 5u);
+  EXPECT_EQ(stats->io.at("tun-vip.rx_kernel_drops"), 0u) << "no start value, no device drops";
+
+  kernel.erase(7);  // the device went
+  stats = backend.statistics();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->io.at("tun.rx_kernel_drops"), 2u);
+
+  DaemonBackend without(local_, nullptr, {{"tun", &tun_counters_, InterfaceIndex(7)}});
+  stats = without.statistics();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->io.at("tun.rx_kernel_drops"), 2u);
+}
 
 TEST_F(DaemonBackendTest, PolicyWhoseRouteFailsIsNotAdded) {
   control_.fail_adds = true;
