@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """What the kernel charges a UDP GSO sender per byte when its receiver runs on the same vCPU and
-when it runs on the other one (docs/BENCHMARKS.md, "Eighth and ninth run").
+when it runs on the other one (docs/BENCHMARKS.md, "Eighth to tenth run").
 
     python3 bench/udp_copy_probe.py [--seconds 3] [--rounds 3] [--segment 1438] [--segments 45]
 
