@@ -332,6 +332,15 @@ TEST(NetlinkMessage, AddressAnnouncementsParseAndMalformedOnesDoNot) {
   EXPECT_EQ(static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(request))->ifa_family, AF_INET6);
 }
 
+// An RTM_NEWLINK message of interface `ifindex` with no attributes yet, in `buffer`.
+nlmsghdr* link_message(Buffer& buffer, int ifindex) {
+  nlmsghdr* header = mnl_nlmsg_put_header(buffer.bytes);
+  header->nlmsg_type = RTM_NEWLINK;
+  static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)))->ifi_index =
+      ifindex;
+  return header;
+}
+
 TEST(NetlinkMessage, LinkRequestNamesOneInterfaceAndItsAnswerGivesTheDrops) {
   alignas(nlmsghdr) std::uint8_t request_buffer[kNetlinkRequestBytes];
   const nlmsghdr* request = build_link_request(request_buffer, 5, InterfaceIndex(7));
@@ -342,10 +351,8 @@ TEST(NetlinkMessage, LinkRequestNamesOneInterfaceAndItsAnswerGivesTheDrops) {
 
   // The answer as the kernel sends it: RTM_NEWLINK, other attributes, IFLA_STATS64.
   Buffer buffer;
-  nlmsghdr* header = mnl_nlmsg_put_header(buffer.bytes);
-  header->nlmsg_type = RTM_NEWLINK;
-  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
-  ifi->ifi_index = 7;
+  nlmsghdr* header = link_message(buffer, 7);
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_get_payload(header));
   mnl_attr_put_strz(header, IFLA_IFNAME, "utun0");
   rtnl_link_stats64 stats{};
   stats.rx_dropped = 3;
@@ -365,15 +372,11 @@ TEST(NetlinkMessage, LinkRequestNamesOneInterfaceAndItsAnswerGivesTheDrops) {
 
   // Statistics too short to hold tx_dropped, and none at all.
   Buffer short_buffer;
-  nlmsghdr* cut = mnl_nlmsg_put_header(short_buffer.bytes);
-  cut->nlmsg_type = RTM_NEWLINK;
-  static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(cut, sizeof(ifinfomsg)))->ifi_index = 7;
+  nlmsghdr* cut = link_message(short_buffer, 7);
   mnl_attr_put(cut, IFLA_STATS64, offsetof(rtnl_link_stats64, tx_dropped), &stats);
   EXPECT_FALSE(parse_link_drops(cut));
   Buffer bare_buffer;
-  nlmsghdr* bare = mnl_nlmsg_put_header(bare_buffer.bytes);
-  bare->nlmsg_type = RTM_NEWLINK;
-  static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(bare, sizeof(ifinfomsg)))->ifi_index = 7;
+  nlmsghdr* bare = link_message(bare_buffer, 7);
   EXPECT_FALSE(parse_link_drops(bare));
   bare->nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg) - 1);
   EXPECT_FALSE(parse_link_drops(bare)) << "shorter than its fixed header";
